@@ -1,0 +1,123 @@
+"""The one HTTP client of the action: JFrog Platform URL, auth, retries, error mapping.
+
+Stages and the modules beside this one call `ArtifactoryClient.request`; nothing else talks HTTP to
+JFrog. Tests swap the transport (`httpx.MockTransport`, pytest-httpx) or point it at the sandbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, Literal
+
+import httpx
+
+from ml_artifactory_action import __version__
+from ml_artifactory_action.artifactory.http_errors import raise_for_jfrog, safe_url
+from ml_artifactory_action.artifactory.retry import (
+    RetryPolicy,
+    TransientHTTPError,
+    attempts,
+    is_transient_status,
+)
+from ml_artifactory_action.errors import ArtifactoryError
+
+Service = Literal["artifactory", "xray", "access", "platform"]
+USER_AGENT = f"ml-artifactory-action/{__version__}"
+CONNECT_TIMEOUT = 15.0
+# Reads wait for the server to finish storing a large body before it answers the PUT.
+READ_TIMEOUT = 300.0
+Body = bytes | Iterable[bytes] | None
+
+
+class ArtifactoryClient:
+    def __init__(
+        self,
+        platform_url: str,
+        http: httpx.Client,
+        *,
+        policy: RetryPolicy | None = None,
+        log: Callable[[str], None] = lambda _msg: None,
+    ) -> None:
+        self.platform_url = platform_url.rstrip("/")
+        self.http = http
+        self.policy = policy or RetryPolicy()
+        self._log = log
+
+    def url(self, service: Service, path: str) -> str:
+        root = self.platform_url if service == "platform" else f"{self.platform_url}/{service}"
+        return f"{root}/{path.lstrip('/')}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        service: Service = "artifactory",
+        body: Callable[[], Body] | bytes | None = None,
+        json: Any = None,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        action: str = "",
+        expect: tuple[int, ...] = (),
+        retry: bool = True,
+    ) -> httpx.Response:
+        """Send a request, retrying transient failures; raise our error for any other failure.
+
+        `body` may be a callable returning a fresh body for every attempt (a file is re-read from
+        its start). Statuses in `expect` are returned to the caller instead of raised.
+        """
+        url = self.url(service, path)
+        policy = self.policy if retry else RetryPolicy(attempts=1)
+        try:
+            for attempt in attempts(policy, lambda exc: self._log_retry(method, url, exc)):
+                with attempt:
+                    response = self._send(method, url, body=body, json=json, params=params, headers=headers)
+                    if response.status_code not in expect and is_transient_status(response.status_code):
+                        raise TransientHTTPError(response)
+        except TransientHTTPError as exc:
+            response = exc.response
+        except httpx.TransportError as exc:
+            raise ArtifactoryError(
+                f"{action + ': ' if action else ''}{method} {safe_url(url)} failed: {exc!r}",
+                fix="Check that the URL is reachable from the runner (DNS, proxy, firewall, TLS).",
+            ) from None
+        if response.status_code in expect:
+            return response
+        return raise_for_jfrog(response, action=action)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: Callable[[], Body] | bytes | None,
+        json: Any,
+        params: dict[str, str] | None,
+        headers: dict[str, str] | None,
+    ) -> httpx.Response:
+        content = body() if callable(body) else body
+        request = self.http.build_request(method, url, content=content, json=json, params=params, headers=headers)
+        response = self.http.send(request)
+        response.read()
+        return response
+
+    def _log_retry(self, method: str, url: str, exc: BaseException) -> None:
+        reason = f"HTTP {exc.response.status_code}" if isinstance(exc, TransientHTTPError) else type(exc).__name__
+        self._log(f"Retrying {method} {safe_url(url)} after {reason}")
+
+
+def build_http_client(
+    *,
+    verify: str | bool = True,
+    auth: httpx.Auth | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> httpx.Client:
+    """The httpx client: TLS always verified (a CA bundle may be given), proxies from the env."""
+    return httpx.Client(
+        auth=auth,
+        verify=verify,
+        transport=transport,
+        timeout=httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT),
+        headers={"User-Agent": USER_AGENT},
+        follow_redirects=False,
+    )

@@ -1,0 +1,361 @@
+"""The typed, frozen settings of one run, and how each input is checked.
+
+Every action input is a field here: its alias is the input's name (`model-path`), its description
+and default are what `action.yml` shows (a test keeps them in step). Values arrive as strings from
+`inputs.py` and are parsed by the validators below, so bad input fails before anything happens.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic.functional_validators import BeforeValidator
+
+from ml_artifactory_action.artifactory.properties import Properties, parse_properties
+from ml_artifactory_action.model.thresholds import Threshold, parse_thresholds
+
+
+class Stage(enum.StrEnum):
+    """Pipeline stages, declared in the order they always run."""
+
+    CONFIGURE = "configure"
+    GATE = "gate"
+    UPLOAD = "upload"
+    BUILD_PUBLISH = "build-publish"
+    SCAN = "scan"
+    PROMOTE = "promote"
+    RESOLVE = "resolve"
+
+
+TRUE_WORDS = frozenset({"true", "True", "TRUE"})
+FALSE_WORDS = frozenset({"false", "False", "FALSE"})
+DEFAULT_ENV_EXCLUDE = "*password*;*psw*;*secret*;*key*;*token*;*auth*"
+STAGING_REPO = "ml-models-staging-local"
+PROD_REPO = "ml-models-prod-local"
+MAX_WORKERS_LIMIT = 32
+
+
+def _boolean(value: Any) -> Any:
+    """YAML 1.2 core-schema booleans, as actions/toolkit's getBooleanInput accepts them."""
+    if isinstance(value, str):
+        if value in TRUE_WORDS:
+            return True
+        if value in FALSE_WORDS:
+            return False
+        raise ValueError(f"{value!r} is not a boolean; use true or false")
+    return value
+
+
+def _lines(value: Any) -> Any:
+    """One item per line (or comma-separated), blanks dropped."""
+    if isinstance(value, str):
+        return tuple(p.strip() for line in value.splitlines() for p in line.split(",") if p.strip())
+    return value
+
+
+def _path_lines(value: Any) -> Any:
+    """Paths and globs one per line; commas are legal in file names, so only new lines split."""
+    if isinstance(value, str):
+        return tuple(line.strip() for line in value.splitlines() if line.strip())
+    return value
+
+
+def _empty_is_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+Bool = Annotated[bool, BeforeValidator(_boolean)]
+Secret = Annotated[SecretStr | None, BeforeValidator(_empty_is_none)]
+OptionalPath = Annotated[Path | None, BeforeValidator(_empty_is_none)]
+
+
+def _input(default: Any, description: str, *, action_default: str | None = None, **kw: Any) -> Any:
+    extra: dict[str, Any] | None = {"action_default": action_default} if action_default is not None else None
+    return Field(default, description=description, json_schema_extra=extra, **kw)
+
+
+class GitHubContext(BaseModel):
+    """What the runner tells us about the run (GITHUB_* variables and the event file)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    repository: str = ""
+    server_url: str = "https://github.com"
+    api_url: str = "https://api.github.com"
+    run_id: str = ""
+    run_number: str = ""
+    run_attempt: str = ""
+    sha: str = ""
+    ref: str = ""
+    ref_name: str = ""
+    head_ref: str = ""
+    workflow: str = ""
+    job: str = ""
+    actor: str = ""
+    event_name: str = ""
+    event_path: Path | None = None
+    workspace: Path | None = None
+    output_path: Path | None = None
+    env_path: Path | None = None
+    summary_path: Path | None = None
+    debug: bool = False
+    id_token_request_url: str = ""
+    id_token_request_token: SecretStr | None = None
+    # The whole environment, for build-info's filtered `env` section only; never printed.
+    environment: dict[str, str] = Field(default_factory=dict, repr=False)
+
+    @property
+    def run_url(self) -> str:
+        if not (self.repository and self.run_id):
+            return ""
+        return f"{self.server_url}/{self.repository}/actions/runs/{self.run_id}"
+
+    @property
+    def repository_url(self) -> str:
+        return f"{self.server_url}/{self.repository}" if self.repository else ""
+
+
+class Settings(BaseModel):
+    """Every input of the action, parsed and checked. Field aliases are the input names."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid")
+
+    # Connection
+    url: str = _input(
+        "", "JFrog Platform URL, e.g. https://acme.jfrog.io (Artifactory is under /artifactory). Defaults to JF_URL."
+    )
+    access_token: Secret = _input(
+        None, "JFrog access token. Defaults to JF_ACCESS_TOKEN. Prefer OIDC.", alias="access-token"
+    )
+    user: str = _input("", "User for basic authentication (with password). Defaults to JF_USER.")
+    password: Secret = _input(None, "Password or token for basic authentication. Defaults to JF_PASSWORD.")
+    oidc_provider_name: str = _input(
+        "",
+        "Name of the OIDC integration configured in JFrog; logs in with the job's GitHub ID token (needs permissions: id-token: write).",
+        alias="oidc-provider-name",
+    )
+    oidc_audience: str = _input(
+        "",
+        "Audience of the GitHub ID token requested for OIDC (the one set on the JFrog integration).",
+        alias="oidc-audience",
+    )
+    ca_bundle: OptionalPath = _input(
+        None, "PEM file of CA certificates for a JFrog server with a private CA.", alias="ca-bundle"
+    )
+
+    # Run
+    stages: tuple[Stage, ...] = _input(
+        (Stage.UPLOAD,),
+        "Stages to run, comma or newline separated: configure, gate, upload, build-publish, scan, promote, resolve. They always run in that order.",
+        action_default="upload",
+    )
+    dry_run: Bool = _input(
+        False, "Show what each stage would do without changing anything.", alias="dry-run", action_default="false"
+    )
+    github_token: Secret = _input(
+        None,
+        "GitHub token for the PR comment and deployments.",
+        alias="github-token",
+        action_default="${{ github.token }}",
+    )
+    pr_comment: Bool = _input(
+        True,
+        "Post the model report as a comment on pull requests (updated in place).",
+        alias="pr-comment",
+        action_default="true",
+    )
+
+    # Upload
+    model_path: tuple[str, ...] = _input(
+        (), "Model files, folders or globs, one per line, relative to the workspace.", alias="model-path"
+    )
+    model_name: str = _input("", "Model name; defaults to the repository name.", alias="model-name")
+    model_version: str = _input("", "Model version; defaults to the run number.", alias="model-version")
+    repo: str = _input(STAGING_REPO, "Repository the model is uploaded to.", action_default=STAGING_REPO)
+    target_path: str = _input(
+        "{model-name}/{model-version}/",
+        "Path in the repository; {model-name} and {model-version} are replaced; folder structure is kept under it.",
+        alias="target-path",
+        action_default="{model-name}/{model-version}/",
+    )
+    properties: Properties = _input(
+        (), "Extra properties for every uploaded file: key=value pairs separated by ';' or new lines."
+    )
+    max_workers: int = _input(
+        4, "Files uploaded in parallel.", alias="max-workers", ge=1, le=MAX_WORKERS_LIMIT, action_default="4"
+    )
+    allow_unsafe_pickle: Bool = _input(
+        False,
+        "Upload even when a file would run code when loaded (pickle globals, Lambda layers). Dangerous.",
+        alias="allow-unsafe-pickle",
+        action_default="false",
+    )
+
+    # Gate
+    metrics_file: OptionalPath = _input(
+        None, "JSON or YAML file with the candidate's metrics (nested keys by dotted path).", alias="metrics-file"
+    )
+    mlflow_tracking_uri: str = _input(
+        "",
+        "MLflow tracking server to read the run's metrics from (instead of metrics-file).",
+        alias="mlflow-tracking-uri",
+    )
+    mlflow_run_id: str = _input("", "MLflow run whose metrics are gated.", alias="mlflow-run-id")
+    thresholds: tuple[Threshold, ...] = _input((), "One per line: '<metric> <op> <number>', e.g. 'accuracy >= 0.90'.")
+    compare_to_production: Bool = _input(
+        False,
+        "Also fail when the candidate is worse than the model now in production by more than max-regression.",
+        alias="compare-to-production",
+        action_default="false",
+    )
+    max_regression: float = _input(
+        0.0,
+        "Largest allowed drop (absolute) of a thresholded metric against production.",
+        alias="max-regression",
+        ge=0.0,
+        action_default="0",
+    )
+
+    # Build info
+    build_name: str = _input("", "Build name used by every stage; defaults to the repository name.", alias="build-name")
+    build_number: str = _input(
+        "", "Build number used by every stage; defaults to the run number.", alias="build-number"
+    )
+    project: str = _input("", "JFrog project key.")
+    dependencies_file: OptionalPath = _input(
+        None, "Python dependencies to record: requirements, lock or pip freeze file.", alias="dependencies-file"
+    )
+    env_include: str = _input(
+        "*",
+        "Environment variables to record in build-info, ';'-separated wildcards.",
+        alias="env-include",
+        action_default="*",
+    )
+    env_exclude: str = _input(
+        DEFAULT_ENV_EXCLUDE,
+        "Environment variables never recorded, ';'-separated wildcards (secrets are always dropped).",
+        alias="env-exclude",
+        action_default=DEFAULT_ENV_EXCLUDE,
+    )
+
+    # Scan
+    scan_timeout: int = _input(
+        600,
+        "Seconds to wait for Xray to index and scan the build.",
+        alias="scan-timeout",
+        ge=1,
+        le=86_400,
+        action_default="600",
+    )
+    fail_on_violations: Bool = _input(
+        True, "Fail when Xray's policy says the build fails.", alias="fail-on-violations", action_default="true"
+    )
+
+    # Promote
+    source_repo: str = _input("", "Repository promoted from; defaults to repo.", alias="source-repo")
+    target_repo: str = _input(PROD_REPO, "Repository promoted to.", alias="target-repo", action_default=PROD_REPO)
+    status: str = _input("Production", "Build status set by the promotion.", action_default="Production")
+    comment: str = _input("", "Promotion comment.")
+    copy_artifacts: Bool = _input(
+        True, "Copy artifacts on promotion (false moves them).", alias="copy", action_default="true"
+    )
+    rollback: Bool = _input(
+        False, "Promote the build that was in production before the current one.", action_default="false"
+    )
+    deployment_environment: str = _input(
+        "production",
+        "GitHub deployment environment recorded on promotion.",
+        alias="deployment-environment",
+        action_default="production",
+    )
+
+    # Resolve
+    download_dir: Path = _input(
+        Path("model"), "Where resolve downloads the model.", alias="download-dir", action_default="model"
+    )
+    resolve_build: str = _input(
+        "", "Build number to fetch; empty fetches the latest build with the promotion status.", alias="resolve-build"
+    )
+    resolve_properties: Properties = _input(
+        (), "Fetch the files in target-repo that carry these properties instead of a build.", alias="resolve-properties"
+    )
+
+    # Configure
+    pypi_repo: str = _input("", "PyPI repository (remote or virtual) that pip should install from.", alias="pypi-repo")
+    hf_repo: str = _input(
+        "", "Hugging Face repository that huggingface_hub should pull models through.", alias="hf-repo"
+    )
+
+    # Not inputs: what the runner says about the run.
+    github: GitHubContext = Field(default_factory=GitHubContext, exclude=True)
+
+    @field_validator("stages", mode="before")
+    @classmethod
+    def _parse_stages(cls, value: Any) -> Any:
+        names = _lines(value)
+        known = ", ".join(s.value for s in Stage)
+        for name in names:
+            if name not in {s.value for s in Stage}:
+                raise ValueError(f"unknown stage {name!r}; choose from {known}")
+        if not names:
+            raise ValueError(f"no stage given; choose from {known}")
+        return tuple(sorted({Stage(n) for n in names}, key=list(Stage).index))
+
+    @field_validator("model_path", mode="before")
+    @classmethod
+    def _parse_paths(cls, value: Any) -> Any:
+        return _path_lines(value)
+
+    @field_validator("properties", "resolve_properties", mode="before")
+    @classmethod
+    def _parse_properties(cls, value: Any) -> Any:
+        return parse_properties(value) if isinstance(value, str) else value
+
+    @field_validator("thresholds", mode="before")
+    @classmethod
+    def _parse_thresholds(cls, value: Any) -> Any:
+        return parse_thresholds(value) if isinstance(value, str) else value
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value.endswith("/artifactory"):
+            value = value.removesuffix("/artifactory")
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError(f"{value!r} is not an http(s) URL; give the platform URL, e.g. https://acme.jfrog.io")
+        return value
+
+    # Derived values: the same pair is used by every stage.
+    @property
+    def effective_model_name(self) -> str:
+        return self.model_name or self.github.repository.rpartition("/")[2]
+
+    @property
+    def effective_model_version(self) -> str:
+        return self.model_version or self.github.run_number
+
+    @property
+    def effective_build_name(self) -> str:
+        return self.build_name or self.github.repository.rpartition("/")[2]
+
+    @property
+    def effective_build_number(self) -> str:
+        return self.build_number or self.github.run_number
+
+    @property
+    def effective_source_repo(self) -> str:
+        return self.source_repo or self.repo
+
+    @property
+    def artifactory_url(self) -> str:
+        return f"{self.url}/artifactory"
+
+
+# Which model field a validator error belongs to, by input name (for the error message).
+INPUT_NAMES: dict[str, str] = {
+    name: (field.alias or name) for name, field in Settings.model_fields.items() if name != "github"
+}

@@ -1,0 +1,39 @@
+"""Runs the selected stages in pipeline order and records what each produced."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Protocol
+
+from ml_artifactory_action.settings import Stage
+from ml_artifactory_action.stages.context import StageContext
+
+# Each stage module exposes `run(ctx: StageContext) -> object` (its result, stored in the state).
+STAGE_MODULES: dict[Stage, str] = {
+    Stage.CONFIGURE: "ml_artifactory_action.stages.configure",
+    Stage.GATE: "ml_artifactory_action.stages.gate",
+    Stage.UPLOAD: "ml_artifactory_action.stages.upload",
+    Stage.BUILD_PUBLISH: "ml_artifactory_action.stages.build_publish",
+    Stage.SCAN: "ml_artifactory_action.stages.scan",
+    Stage.PROMOTE: "ml_artifactory_action.stages.promote",
+    Stage.RESOLVE: "ml_artifactory_action.stages.resolve",
+}
+
+
+class StageModule(Protocol):
+    def run(self, ctx: StageContext) -> object: ...
+
+
+def stage_runner(stage: Stage) -> Callable[[StageContext], object]:
+    module: StageModule = importlib.import_module(STAGE_MODULES[stage])
+    return module.run
+
+
+def run_stages(ctx: StageContext) -> None:
+    """Run every selected stage in order; the first error stops the run."""
+    for stage in ctx.settings.stages:
+        run = stage_runner(stage)
+        with ctx.runner.group(f"{stage.value}{' (dry run)' if ctx.settings.dry_run else ''}"):
+            ctx.state.results[stage] = run(ctx)
+        ctx.state.finished.append(stage)
