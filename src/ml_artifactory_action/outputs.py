@@ -1,0 +1,23 @@
+"""The action's outputs: names and descriptions (action.yml and the README are kept in step)."""
+
+from __future__ import annotations
+
+OUTPUTS: dict[str, str] = {
+    "artifacts": "JSON list of the uploaded files: path, size, sha256, download URL.",
+    "model-url": "URL of the uploaded model folder (or file, for a single file).",
+    "model-sha256": "SHA-256 of the model when it is a single file.",
+    "uploaded-bytes": "Bytes actually sent (deduplicated content is not sent).",
+    "deduplicated-files": "Files the server already had, deployed by checksum without sending bytes.",
+    "gate-passed": "true when the quality gate passed.",
+    "metrics": "JSON object of the metrics the gate read.",
+    "build-name": "Build name used by every stage.",
+    "build-number": "Build number used by every stage.",
+    "build-url": "Link to the build in the JFrog Platform.",
+    "scan-result": "pass, fail, or skipped.",
+    "violations": "JSON list of Xray violations (severity, type, component, CVE, fixed versions).",
+    "promoted": "true when the build was promoted (or already was).",
+    "promoted-build": "Build number that is now in the target repository (differs from build-number on rollback).",
+    "deployment-id": "GitHub deployment id recorded for the promotion.",
+    "download-path": "Folder where resolve put the model.",
+    "resolved-build": "Build number of the model resolve downloaded.",
+}
