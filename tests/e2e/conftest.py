@@ -169,8 +169,14 @@ class ActionHarness:
             else:
                 full_env[name] = value
         command = [sys.executable, "-m", "ml_artifactory_action", *(argv or [])]
-        proc = subprocess.run(  # noqa: S603  our own entrypoint
-            command, cwd=self.workspace, env=full_env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False
+        proc = subprocess.run(
+            command,
+            cwd=self.workspace,
+            env=full_env,
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT_S,
+            check=False,
         )
         return ActionResult(
             returncode=proc.returncode,
