@@ -193,6 +193,16 @@ class Settings(BaseModel):
         alias="allow-unsafe-pickle",
         action_default="false",
     )
+    allowed_globals: tuple[str, ...] = _input(
+        (),
+        "Pickle globals the unsafe-model scan accepts (module.name, one per line), e.g. for your own classes.",
+        alias="allowed-globals",
+    )
+    hash_cache_dir: OptionalPath = _input(
+        None,
+        "Folder where file checksums are remembered between runs (by path, size, mtime and inode), so unchanged files are not hashed again. Empty: no cache.",
+        alias="hash-cache-dir",
+    )
 
     # Gate
     metrics_file: OptionalPath = _input(
@@ -308,6 +318,11 @@ class Settings(BaseModel):
     @classmethod
     def _parse_paths(cls, value: Any) -> Any:
         return _path_lines(value)
+
+    @field_validator("allowed_globals", mode="before")
+    @classmethod
+    def _parse_globals(cls, value: Any) -> Any:
+        return _lines(value)
 
     @field_validator("properties", "resolve_properties", mode="before")
     @classmethod
