@@ -192,15 +192,16 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
     def _write(self, req: Request, body: _Body, response: Response, body_delay: float | None) -> None:
         if not body.complete:
             self.close_connection = True  # the unread rest of the body would poison keep-alive
-        self._write_head(req, response)
-        if body_delay:
+        try:
+            self._write_head(req, response)
+            if body_delay:
+                self.wfile.flush()
+                time.sleep(body_delay)
+            if req.method != "HEAD" and response.status not in NO_BODY_STATUSES:
+                self._write_body(response)
             self.wfile.flush()
-            time.sleep(body_delay)
-        if req.method != "HEAD" and response.status not in NO_BODY_STATUSES:
-            self._write_body(response)
-        else:
+        finally:
             _close_body(response.body)
-        self.wfile.flush()
 
     def _write_head(self, req: Request, response: Response) -> None:
         self.send_response(response.status)
@@ -220,13 +221,10 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(payload or b"")
             return
         chunked = "Content-Length" not in response.headers
-        try:
-            for block in payload:
-                self._write_block(block, chunked)
-            if chunked:
-                self.wfile.write(b"0\r\n\r\n")
-        finally:
-            _close_body(payload)
+        for block in payload:
+            self._write_block(block, chunked)
+        if chunked:
+            self.wfile.write(b"0\r\n\r\n")
 
     def _write_block(self, block: bytes, chunked: bool) -> None:
         if not block:

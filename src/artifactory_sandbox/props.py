@@ -1,0 +1,93 @@
+"""Property grammars: deploy-time matrix parameters and the storage API's `properties=` value.
+
+Matrix (jfrog-api.md 3.2): `;k=v` segments of the raw path, percent-decoded with `+` as space,
+values split on unescaped `,`. Storage API (5.1): pairs split on unescaped `;` or `|`, key and
+value at the first unescaped `=`, values on unescaped `,`; a backslash escapes the next character.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote_plus
+
+from .http import HttpError
+
+Properties = dict[str, list[str]]
+
+# Artifactory: "Name must start with a letter and cannot contain whitespace or special characters".
+KEY_PATTERN = re.compile(r"[A-Za-z][^\s)(}{\]\[*+^$\\/~`!@#%&<>;=,±§]*")
+INVALID_KEY = (
+    "Property key: {key} is invalid due to Name must start with a letter and cannot contain "
+    "whitespace or special characters"
+)
+
+
+def check_key(key: str, shown: str | None = None) -> str:
+    if not KEY_PATTERN.fullmatch(key):
+        raise HttpError(400, INVALID_KEY.format(key=key if shown is None else shown))
+    return key
+
+
+def add(props: Properties, key: str, values: list[str]) -> None:
+    bucket = props.setdefault(key, [])
+    bucket.extend(value for value in values if value not in bucket)
+
+
+def matrix_params(raw_path: str) -> Properties:
+    """Properties from `;k=v` segments after the path (empty when there are none)."""
+    props: Properties = {}
+    for param in raw_path.split(";")[1:]:
+        if not param:
+            continue
+        raw_key, _, raw_value = param.partition("=")
+        key = check_key(unquote_plus(raw_key), shown=raw_key)
+        add(props, key, split_unescaped(unquote_plus(raw_value), ","))
+    return props
+
+
+def parse_properties(text: str) -> Properties:
+    """The decoded `properties=` query value -> {key: [values]}."""
+    props: Properties = {}
+    for pair in split_unescaped(text, ";|", keep_escapes=True):
+        if not pair.strip():
+            continue
+        key_part, value_part = _split_key(pair)
+        add(props, check_key(unescape(key_part).strip()), split_unescaped(value_part, ","))
+    return props
+
+
+def parse_keys(text: str) -> list[str]:
+    """`k1,k2` of `DELETE ...?properties=` -> keys."""
+    return [key.strip() for key in split_unescaped(text, ",") if key.strip()]
+
+
+def _split_key(pair: str) -> tuple[str, str]:
+    parts = split_unescaped(pair, "=", keep_escapes=True, maxsplit=1)
+    return (parts[0], parts[1]) if len(parts) == 2 else (parts[0], "")
+
+
+def split_unescaped(
+    text: str, separators: str, keep_escapes: bool = False, maxsplit: int = -1
+) -> list[str]:
+    """Split on any of `separators` not preceded by a backslash.
+
+    Escapes are removed from the parts unless `keep_escapes` (for a later second split).
+    """
+    parts: list[str] = []
+    current: list[str] = []
+    chars = iter(text)
+    for ch in chars:
+        if ch == "\\":
+            escaped = next(chars, "")
+            current.append(ch + escaped if keep_escapes else escaped)
+        elif ch in separators and maxsplit != len(parts):
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    parts.append("".join(current))
+    return parts
+
+
+def unescape(text: str) -> str:
+    return "".join(split_unescaped(text, ""))
