@@ -1,0 +1,125 @@
+"""Finding a model's files in Artifactory: by build, by exact path, or by properties (AQL).
+
+Every upload carries `build.name` / `build.number` properties and promotion copies them with the
+files, so "the files of build N in repo R" is an AQL query on those properties, which works the
+same in the staging and the production repository.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ml_artifactory_action.artifactory.client import ArtifactoryClient
+from ml_artifactory_action.artifactory.properties import Properties
+
+AQL_PATH = "api/search/aql"
+ITEM_FIELDS = ("repo", "path", "name", "size", "sha256", "actual_sha1", "actual_md5", "created", "property")
+# Paths per AQL query when checking many exact paths (keeps each query a few KB).
+PATHS_PER_QUERY = 100
+METRIC_PREFIX = "metric."
+
+
+@dataclass(frozen=True)
+class Item:
+    """A file in Artifactory as AQL describes it."""
+
+    repo: str
+    path: str  # folder, "." at the repository root
+    name: str
+    size: int = 0
+    sha256: str = ""
+    sha1: str = ""
+    md5: str = ""
+    created: str = ""
+    properties: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def repo_path(self) -> str:
+        """Path of the file inside its repository (`model/3/model.pkl`)."""
+        return self.name if self.path in (".", "") else f"{self.path}/{self.name}"
+
+    def prop(self, key: str) -> str:
+        values = self.properties.get(key, ())
+        return values[0] if values else ""
+
+
+def find_items(client: ArtifactoryClient, criteria: Mapping[str, Any], *, action: str) -> list[Item]:
+    """Files matching an AQL criteria object, with their checksums and properties."""
+    query = f"items.find({json.dumps({**criteria, 'type': 'file'})}).include({', '.join(map(json.dumps, ITEM_FIELDS))})"
+    response = client.request(
+        "POST", AQL_PATH, body=query.encode(), headers={"Content-Type": "text/plain"}, action=action
+    )
+    return [_item(row) for row in response.json().get("results", [])]
+
+
+def _item(row: Mapping[str, Any]) -> Item:
+    properties: dict[str, tuple[str, ...]] = {}
+    for prop in row.get("properties", []):
+        key, value = str(prop.get("key", "")), str(prop.get("value", ""))
+        properties[key] = (*properties.get(key, ()), value)
+    return Item(
+        repo=str(row.get("repo", "")),
+        path=str(row.get("path", ".")),
+        name=str(row.get("name", "")),
+        size=int(row.get("size") or 0),
+        sha256=str(row.get("sha256", "")),
+        sha1=str(row.get("actual_sha1", "")),
+        md5=str(row.get("actual_md5", "")),
+        created=str(row.get("created", "")),
+        properties=properties,
+    )
+
+
+def build_items(client: ArtifactoryClient, repo: str, build_name: str, build_number: str) -> list[Item]:
+    """The files of one build in one repository, by their build properties."""
+    criteria = {"repo": repo, "@build.name": build_name, "@build.number": build_number}
+    items = find_items(client, criteria, action=f"Finding the files of build {build_name} #{build_number} in {repo}")
+    return sorted(items, key=lambda item: item.repo_path)
+
+
+def items_at(client: ArtifactoryClient, repo: str, paths: Sequence[str]) -> dict[str, Item]:
+    """The files that exist at these exact paths of `repo`, by path."""
+    found: dict[str, Item] = {}
+    for start in range(0, len(paths), PATHS_PER_QUERY):
+        batch = paths[start : start + PATHS_PER_QUERY]
+        criteria = {"repo": repo, "$or": [_path_criteria(p) for p in batch]}
+        for item in find_items(client, criteria, action=f"Checking {len(batch)} files in {repo}"):
+            found[item.repo_path] = item
+    return found
+
+
+def _path_criteria(repo_path: str) -> dict[str, str]:
+    folder, _, name = repo_path.strip("/").rpartition("/")
+    return {"path": folder or ".", "name": name}
+
+
+def items_with_properties(client: ArtifactoryClient, repo: str, properties: Properties) -> list[Item]:
+    """The files of `repo` that carry every given property value."""
+    clauses = [{f"@{key}": value} for key, values in properties for value in values]
+    items = find_items(client, {"repo": repo, "$and": clauses}, action=f"Finding files by properties in {repo}")
+    return sorted(items, key=lambda item: item.repo_path)
+
+
+def metric_properties(items: Iterable[Item]) -> dict[str, float]:
+    """The `metric.<name>` properties the upload recorded, from the first file that has any."""
+    for item in items:
+        metrics = {
+            key.removeprefix(METRIC_PREFIX): number
+            for key, values in item.properties.items()
+            if key.startswith(METRIC_PREFIX) and values and (number := _number(values[0])) is not None
+        }
+        if metrics:
+            return metrics
+    return {}
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
