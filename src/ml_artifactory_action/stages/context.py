@@ -6,6 +6,7 @@ Artifactory and the action's outputs.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,13 @@ class RunState:
 
     results: dict[Stage, Any] = field(default_factory=dict)
     finished: list[Stage] = field(default_factory=list)
+    # When this run started: the build's `started` and the uploads' `build.timestamp` (epoch ms).
+    started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+    @property
+    def build_timestamp(self) -> str:
+        """`build.timestamp` as the JFrog CLI writes it: epoch milliseconds of `started`."""
+        return str(int(self.started.timestamp() * 1000))
 
     def get(self, stage: Stage) -> Any:
         return self.results.get(stage)
