@@ -9,8 +9,10 @@ as unset, because the runner passes every input, given or not.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -135,8 +137,20 @@ def github_context(environ: Mapping[str, str]) -> GitHubContext:
         "id_token_request_url": get("ACTIONS_ID_TOKEN_REQUEST_URL", ""),
         "id_token_request_token": get("ACTIONS_ID_TOKEN_REQUEST_TOKEN") or None,
         "environment": dict(environ),
+        "event": read_event(get("GITHUB_EVENT_PATH") or None),
     }
     return GitHubContext.model_validate(values)
+
+
+def read_event(path: str | None) -> dict[str, Any]:
+    """The webhook payload of the run; {} when there is none or it cannot be read."""
+    if path is None:
+        return {}
+    try:
+        event = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return event if isinstance(event, dict) else {}
 
 
 def check_combinations(settings: Settings) -> None:

@@ -106,6 +106,22 @@ class GitHubContext(BaseModel):
     id_token_request_token: SecretStr | None = None
     # The whole environment, for build-info's filtered `env` section only; never printed.
     environment: dict[str, str] = Field(default_factory=dict, repr=False)
+    # The event that triggered the run (GITHUB_EVENT_PATH), {} when absent or unreadable.
+    event: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+    @property
+    def pull_request_number(self) -> int | None:
+        """The pull request this run belongs to (pull_request / pull_request_target events)."""
+        pull = self.event.get("pull_request")
+        number = pull.get("number") if isinstance(pull, dict) else None
+        return number if isinstance(number, int) and not isinstance(number, bool) else None
+
+    @property
+    def commit_message(self) -> str:
+        """The pushed head commit's message (push events), or ''."""
+        head = self.event.get("head_commit")
+        message = head.get("message") if isinstance(head, dict) else None
+        return message if isinstance(message, str) else ""
 
     @property
     def run_url(self) -> str:
