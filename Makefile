@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install test unit lint demo bench clean
+.PHONY: install test unit lint demo bench action-yml clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ demo: install
 
 bench: install
 	bash scripts/bench.sh
+
+# action.yml and README's reference tables, from the settings model.
+action-yml: install
+	$(BIN)/python scripts/gen_action_yml.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache demo-out
