@@ -129,6 +129,11 @@ class Progress:
         self._start = self._last = time.monotonic()
         self.done = 0
 
+    def restart(self) -> None:
+        """Count again from zero (a retried transfer sends the file again)."""
+        self._start = self._last = time.monotonic()
+        self.done = 0
+
     def advance(self, nbytes: int) -> None:
         self.done += nbytes
         now = time.monotonic()
