@@ -1,0 +1,99 @@
+"""Artifactory Query Language: one function to run a query, and the queries the stages need.
+
+AQL is posted as plain text to `api/search/aql`; the answer is `{"results": [...], "range": {...}}`.
+Non-admin users must include `repo`, `path` and `name`, so every items query here includes them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ml_artifactory_action.artifactory.client import ArtifactoryClient
+from ml_artifactory_action.errors import ArtifactoryError
+
+AQL_PATH = "api/search/aql"
+# What the upload needs to know about an item, to skip sending bytes it already has.
+ITEM_FIELDS = ("repo", "path", "name", "type", "size", "sha256", "actual_sha1", "actual_md5")
+# Criteria per query when asking about many files (keeps each query a few KB).
+TERMS_PER_QUERY = 200
+
+
+def aql(client: ArtifactoryClient, query: str, *, action: str = "searching Artifactory (AQL)") -> list[dict[str, Any]]:
+    """Run one AQL query; the `results` list of the answer."""
+    response = client.request(
+        "POST", AQL_PATH, body=query.encode(), headers={"Content-Type": "text/plain"}, action=action
+    )
+    try:
+        results = response.json()["results"]
+    except (ValueError, KeyError, TypeError):
+        raise ArtifactoryError(
+            f"{action}: the answer of {AQL_PATH} is not an AQL result: {response.text[:200]!r}",
+            fix="Check that url points at a JFrog Platform (Artifactory under /artifactory).",
+        ) from None
+    if not isinstance(results, list):
+        raise ArtifactoryError(f"{action}: `results` of {AQL_PATH} is not a list", fix="Check url.")
+    return [item for item in results if isinstance(item, dict)]
+
+
+def items_query(criteria: dict[str, Any], fields: Sequence[str] = ITEM_FIELDS) -> str:
+    """`items.find(<criteria>).include(<fields>)` with the criteria as JSON."""
+    include = ",".join(json.dumps(f) for f in fields)
+    return f"items.find({json.dumps(criteria, separators=(',', ':'))}).include({include})"
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """A file the server holds, as AQL describes it."""
+
+    repo: str
+    path: str  # full path in the repo, no leading slash
+    size: int
+    sha256: str
+    sha1: str
+    md5: str
+
+    @classmethod
+    def from_aql(cls, item: dict[str, Any]) -> StoredItem:
+        folder, name = str(item.get("path", ".")), str(item.get("name", ""))
+        full = name if folder in (".", "") else f"{folder}/{name}"
+        return cls(
+            repo=str(item.get("repo", "")),
+            path=full,
+            size=int(item.get("size") or 0),
+            sha256=str(item.get("sha256") or ""),
+            sha1=str(item.get("actual_sha1") or ""),
+            md5=str(item.get("actual_md5") or ""),
+        )
+
+
+def known_files(
+    client: ArtifactoryClient,
+    *,
+    sizes: Iterable[int] = (),
+    sha256s: Iterable[str] = (),
+    repo: str = "",
+    paths: Iterable[str] = (),
+) -> list[StoredItem]:
+    """In one query (per TERMS_PER_QUERY criteria): the readable files with one of `sizes` or
+    `sha256s`, and whatever is at `repo`/`paths`.
+
+    Sizes tell which local files the server may already hold (a size nobody has means the content
+    is new); checksums tell which it does hold; paths tell what the target holds before we deploy.
+    """
+    terms: list[dict[str, Any]] = [{"size": size} for size in sorted(set(sizes))]
+    terms += [{"sha256": sha256} for sha256 in sorted(set(sha256s))]
+    terms += [_at(repo, path) for path in sorted(set(paths))]
+    found: list[StoredItem] = []
+    for start in range(0, len(terms), TERMS_PER_QUERY):
+        query = items_query({"type": "file", "$or": terms[start : start + TERMS_PER_QUERY]})
+        answer = aql(client, query, action="asking Artifactory which files it already holds")
+        found += [StoredItem.from_aql(item) for item in answer]
+    return found
+
+
+def _at(repo: str, path: str) -> dict[str, Any]:
+    folder, _, name = path.strip("/").rpartition("/")
+    return {"repo": repo, "path": folder or ".", "name": name}
