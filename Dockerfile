@@ -1,0 +1,32 @@
+# The action's image. Users never build it: action.yml points at the image the release workflow
+# pushed to GHCR. CI and `scripts/container_smoke.sh` build this file for the commit under test.
+#
+# Everything is pinned: the runtime dependencies by requirements/action.txt and the build tools by
+# requirements/build.txt, both with hashes (regenerate with requirements/lock.sh). The package is
+# installed from a wheel without its dev extras. Nothing depends on WORKDIR (the runner sets the
+# working directory to /github/workspace) and there is no USER (the runner expects root).
+
+FROM python:3.12-slim AS wheel
+ENV PIP_ROOT_USER_ACTION=ignore
+RUN --mount=type=bind,source=requirements/build.txt,target=/tmp/build.txt \
+    python -m pip install --no-cache-dir --disable-pip-version-check --require-hashes -r /tmp/build.txt
+COPY pyproject.toml README.md /src/
+COPY src /src/src
+RUN python -m pip wheel --no-cache-dir --disable-pip-version-check --no-deps --no-build-isolation \
+    --wheel-dir /wheels /src
+
+FROM python:3.12-slim
+LABEL org.opencontainers.image.title="ml-artifactory-action" \
+      org.opencontainers.image.description="Carry a trained ML model to production through JFrog Artifactory." \
+      org.opencontainers.image.licenses="Apache-2.0"
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore
+RUN --mount=type=bind,source=requirements/action.txt,target=/tmp/action.txt \
+    python -m pip install --no-cache-dir --require-hashes -r /tmp/action.txt
+RUN --mount=type=bind,from=wheel,source=/wheels,target=/tmp/wheels \
+    python -m pip install --no-cache-dir --no-deps /tmp/wheels/*.whl
+# -P: do not put the working directory (the user's workspace) first on sys.path, so a file or
+# folder there named like one of our modules can never replace it.
+ENTRYPOINT ["/usr/local/bin/python", "-P", "-m", "ml_artifactory_action"]
