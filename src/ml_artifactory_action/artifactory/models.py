@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,8 @@ ITEM_FIELDS = ("repo", "path", "name", "size", "sha256", "actual_sha1", "actual_
 # Paths per AQL query when checking many exact paths (keeps each query a few KB).
 PATHS_PER_QUERY = 100
 METRIC_PREFIX = "metric."
+# Characters a property key may not hold; the upload writes `metric.<name>` with them as '_'.
+_NOT_KEY_CHARS = re.compile(r"[^A-Za-z0-9_.:\-]")
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,11 @@ def metric_properties(items: Iterable[Item]) -> dict[str, float]:
         if metrics:
             return metrics
     return {}
+
+
+def metric_key(metric: str) -> str:
+    """The name under which a metric is stored as a `metric.<name>` property."""
+    return _NOT_KEY_CHARS.sub("_", metric)
 
 
 def _number(text: str) -> float | None:

@@ -1,0 +1,194 @@
+"""build-publish: publish the build-info of the uploaded model, linking files, commit and run.
+
+The files come from this run's upload or, when the upload ran in another job, from the source
+repository by their `build.name` / `build.number` properties. Nothing is published unless every
+file is on the server with the recorded checksums. Re-publishing an identical build is skipped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ml_artifactory_action.artifactory.builds import build_ui_url, get_build, publish_build, started_millis
+from ml_artifactory_action.artifactory.models import Item, build_items, items_at
+from ml_artifactory_action.buildinfo.document import BuildArtifact, BuildInfoInput, build_info_document
+from ml_artifactory_action.buildinfo.env import recorded_env
+from ml_artifactory_action.buildinfo.vcs import vcs_for
+from ml_artifactory_action.errors import ConfigError, IntegrityError
+from ml_artifactory_action.model.dependencies import Dependency, read_dependencies
+from ml_artifactory_action.settings import Stage
+from ml_artifactory_action.stages.context import StageContext
+
+MAX_LISTED_FILES = 10
+
+
+class UploadedFile(Protocol):
+    """What build-publish needs of the upload stage's `UploadedArtifact`."""
+
+    repo: str
+    path: str
+    size: int
+    sha1: str
+    sha256: str
+    md5: str
+
+
+@dataclass(frozen=True)
+class BuildPublishResult:
+    name: str
+    number: str
+    url: str
+    artifacts: tuple[BuildArtifact, ...]
+    dependencies: int
+    env_variables: int
+    published: bool  # False in a dry run and when the same build was already there
+    already_published: bool = False
+
+
+def run(ctx: StageContext) -> BuildPublishResult:
+    settings = ctx.settings
+    name, number = settings.effective_build_name, settings.effective_build_number
+    artifacts, started = collect_artifacts(ctx)
+    document = build_info_document(
+        BuildInfoInput(
+            name=name,
+            number=number,
+            module_id=f"{settings.effective_model_name or name}:{settings.effective_model_version or number}",
+            started=started,
+            run_url=settings.github.run_url,
+            artifacts=artifacts,
+            dependencies=_dependencies(ctx),
+            vcs=vcs_for(settings.github),
+            env=_environment(ctx),
+            principal=settings.github.actor,
+        ),
+        now=dt.datetime.now(dt.UTC),
+        in_ci=bool(settings.github.environment.get("CI")),
+    )
+    result = _publish(ctx, document, artifacts)
+    ctx.runner.set_output("build-name", name)
+    ctx.runner.set_output("build-number", number)
+    ctx.runner.set_output("build-url", result.url)
+    return result
+
+
+def collect_artifacts(ctx: StageContext) -> tuple[tuple[BuildArtifact, ...], dt.datetime]:
+    """The build's files and its start: from this run's upload, else from the source repository."""
+    upload = ctx.state.get(Stage.UPLOAD)
+    if upload is not None:
+        files = tuple(_from_upload(f) for f in upload.artifacts)
+        if not ctx.settings.dry_run:
+            verify_on_server(ctx, files)
+        return files, ctx.state.started
+    return _from_repository(ctx)
+
+
+def _from_upload(uploaded: UploadedFile) -> BuildArtifact:
+    return BuildArtifact(
+        repo=uploaded.repo,
+        path=uploaded.path.lstrip("/"),
+        sha1=uploaded.sha1,
+        sha256=uploaded.sha256,
+        md5=uploaded.md5,
+        size=uploaded.size,
+    )
+
+
+def _from_repository(ctx: StageContext) -> tuple[tuple[BuildArtifact, ...], dt.datetime]:
+    settings = ctx.settings
+    name, number, repo = settings.effective_build_name, settings.effective_build_number, settings.effective_source_repo
+    items = build_items(ctx.client, repo, name, number)
+    if not items:
+        raise ConfigError(
+            "build-name",
+            f"no file in {repo} carries build.name={name} and build.number={number}, so build {name} #{number} would be empty",
+            fix="Run the upload stage first with the same build-name and build-number (they default to the repository name and run number), or set them to the upload's values.",
+        )
+    files = tuple(BuildArtifact(i.repo, i.repo_path, i.sha1, i.sha256, i.md5, i.size) for i in items)
+    return files, _upload_start(items) or ctx.state.started
+
+
+def _upload_start(items: Iterable[Item]) -> dt.datetime | None:
+    """The earliest `build.timestamp` (epoch ms) the uploads recorded."""
+    stamps = [int(i.prop("build.timestamp")) for i in items if i.prop("build.timestamp").isdigit()]
+    return dt.datetime.fromtimestamp(min(stamps) / 1000, dt.UTC) if stamps else None
+
+
+def verify_on_server(ctx: StageContext, files: Sequence[BuildArtifact]) -> None:
+    """IntegrityError unless every file is stored with the checksum the upload recorded."""
+    by_repo: dict[str, list[BuildArtifact]] = defaultdict(list)
+    for file in files:
+        by_repo[file.repo].append(file)
+    problems: list[str] = []
+    for repo, group in by_repo.items():
+        stored = items_at(ctx.client, repo, [f.path for f in group])
+        problems += [_problem(f, stored.get(f.path)) for f in group if _problem(f, stored.get(f.path))]
+    if problems:
+        shown = "\n".join(f"- {p}" for p in problems[:MAX_LISTED_FILES])
+        more = f"\n- and {len(problems) - MAX_LISTED_FILES} more" if len(problems) > MAX_LISTED_FILES else ""
+        raise IntegrityError(
+            f"{len(problems)} of {len(files)} uploaded files are not on the server as uploaded, so no build-info was published:\n{shown}{more}",
+            fix="Re-run the upload stage (it sends only what is missing), then build-publish.",
+            title="Build files missing on the server",
+        )
+
+
+def _problem(file: BuildArtifact, stored: Item | None) -> str:
+    where = f"{file.repo}/{file.path}"
+    if stored is None:
+        return f"{where} is missing"
+    if file.sha256 and stored.sha256 and stored.sha256 != file.sha256:
+        return f"{where} holds sha256 {stored.sha256}, not {file.sha256}"
+    return ""
+
+
+def _dependencies(ctx: StageContext) -> list[Dependency]:
+    path = ctx.settings.dependencies_file
+    if path is None:
+        return []
+    if not path.is_absolute() and ctx.settings.github.workspace is not None:
+        path = ctx.settings.github.workspace / path
+    return read_dependencies(path)
+
+
+def _environment(ctx: StageContext) -> dict[str, str]:
+    settings = ctx.settings
+    unmasked = {k: v for k, v in settings.github.environment.items() if ctx.runner.redact(v) == v}
+    harmless = {settings.github.sha} if settings.github.sha else set()
+    return recorded_env(unmasked, settings.env_include, settings.env_exclude, harmless=harmless)
+
+
+def _publish(ctx: StageContext, document: dict[str, Any], files: tuple[BuildArtifact, ...]) -> BuildPublishResult:
+    settings = ctx.settings
+    name, number, project = document["name"], document["number"], settings.project
+    existing = get_build(ctx.client, name, number, project)
+    same = existing is not None and _checksums(existing) == {f.sha256 for f in files}
+    summary = f"build {name} #{number}: {len(files)} files, {len(document['modules'][0].get('dependencies', []))} dependencies"
+
+    def result(published: bool, started_ms: int | None) -> BuildPublishResult:
+        url = build_ui_url(settings.url, name, number, started_ms, project)
+        deps = len(document["modules"][0].get("dependencies", []))
+        return BuildPublishResult(name, number, url, files, deps, len(document.get("properties", {})), published, same)
+
+    if same and existing is not None:
+        ctx.runner.info(f"Build {name} #{number} is already published with these files; nothing to do.")
+        return result(False, started_millis(existing))
+    if settings.dry_run:
+        ctx.runner.info(f"Dry run: would publish {summary}.")
+        return result(False, started_millis(document))
+    if existing is not None:
+        ctx.runner.warning(
+            "Build number reused",
+            f"Build {name} #{number} was already published with other files; Artifactory keeps both runs and later stages use the newest.",
+        )
+    publish_build(ctx.client, document, project)
+    ctx.runner.info(f"Published {summary}.")
+    return result(True, started_millis(document))
+
+
+def _checksums(info: dict[str, Any]) -> set[str]:
+    return {str(a.get("sha256", "")) for m in info.get("modules", []) for a in m.get("artifacts", [])}
