@@ -1,0 +1,185 @@
+"""Selecting model files: folders, globs, sorting, and every way a selection is refused."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from ml_artifactory_action.errors import ModelFilesError
+from ml_artifactory_action.model.files import ModelFile, detect_frameworks, select_files, target_of
+
+
+def write(path: Path, data: bytes = b"x") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def relatives(files: list[ModelFile]) -> list[str]:
+    return [f.relative for f in files]
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Path:
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    return workspace
+
+
+def test_a_file_goes_by_its_name_with_its_size(ws: Path) -> None:
+    write(ws / "out" / "model.onnx", b"12345")
+    [file] = select_files(["out/model.onnx"], ws)
+    assert (file.relative, file.size, file.local) == ("model.onnx", 5, ws / "out" / "model.onnx")
+
+
+def test_a_folder_uploads_whole_keeping_its_structure_sorted(ws: Path) -> None:
+    for name in ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "sub/b.txt", "a.txt"]:
+        write(ws / "hf" / name)
+    files = select_files(["hf"], ws)
+    assert relatives(files) == [
+        "a.txt",
+        "config.json",
+        "model.safetensors",
+        "sub/b.txt",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    ]
+
+
+def test_a_folder_skips_version_control_and_hugging_face_cache(ws: Path) -> None:
+    write(ws / "hf" / "model.safetensors")
+    write(ws / "hf" / ".git" / "HEAD")
+    write(ws / "hf" / ".cache" / "huggingface" / "download" / "x.lock")
+    write(ws / "hf" / ".gitattributes")
+    assert relatives(select_files(["hf/"], ws)) == [".gitattributes", "model.safetensors"]
+
+
+def test_globs_keep_the_structure_below_the_first_wildcard(ws: Path) -> None:
+    write(ws / "runs" / "a" / "model.onnx")
+    write(ws / "runs" / "b" / "deep" / "model.onnx")
+    write(ws / "runs" / "b" / "notes.txt")
+    assert relatives(select_files(["runs/**/*.onnx"], ws)) == ["a/model.onnx", "b/deep/model.onnx"]
+    assert relatives(select_files(["runs/*/"], ws)) == ["a/model.onnx", "b/deep/model.onnx", "b/notes.txt"]
+
+
+def test_several_lines_are_merged_sorted_and_deduplicated(ws: Path) -> None:
+    write(ws / "m" / "weights.bin")
+    write(ws / "m" / "config.json")
+    files = select_files(["m/weights.bin", "m", "m/config.json", "m/*.json"], ws)
+    assert relatives(files) == ["config.json", "weights.bin"]
+
+
+def test_an_absolute_path_inside_the_workspace_is_fine(ws: Path) -> None:
+    write(ws / "model.pkl")
+    assert relatives(select_files([str(ws / "model.pkl")], ws)) == ["model.pkl"]
+
+
+def test_no_such_path_names_the_line_and_the_workspace(ws: Path) -> None:
+    with pytest.raises(ModelFilesError) as caught:
+        select_files(["model.pkl"], ws)
+    assert caught.value.message == f"model-path 'model.pkl': no such file or folder in the workspace ({ws})"
+    assert "relative to the workspace" in caught.value.fix
+
+
+def test_an_empty_folder_is_refused(ws: Path) -> None:
+    (ws / "empty").mkdir()
+    with pytest.raises(ModelFilesError, match="model-path 'empty' is an empty folder: there is nothing to upload"):
+        select_files(["empty"], ws)
+
+
+def test_a_glob_matching_nothing_is_refused(ws: Path) -> None:
+    write(ws / "model.onnx")
+    with pytest.raises(ModelFilesError, match=r"model-path '\*\.gguf' matched no file in the workspace"):
+        select_files(["*.gguf"], ws)
+
+
+def test_a_symlink_leading_out_of_the_workspace_is_refused(ws: Path, tmp_path: Path) -> None:
+    secret = write(tmp_path / "outside" / "id_rsa")
+    (ws / "model").mkdir()
+    (ws / "model" / "weights.bin").symlink_to(secret)
+    with pytest.raises(ModelFilesError) as caught:
+        select_files(["model"], ws)
+    assert caught.value.message == f"{ws / 'model' / 'weights.bin'} leads outside the workspace (to {secret})"
+
+
+def test_a_path_climbing_out_of_the_workspace_is_refused(ws: Path, tmp_path: Path) -> None:
+    write(tmp_path / "other.bin")
+    with pytest.raises(ModelFilesError, match="leads outside the workspace"):
+        select_files(["../other.bin"], ws)
+
+
+def test_a_symlink_inside_the_workspace_is_followed(ws: Path) -> None:
+    blob = write(ws / "blobs" / "abc", b"weights")
+    (ws / "snap").mkdir()
+    (ws / "snap" / "model.safetensors").symlink_to(blob)
+    [file] = select_files(["snap"], ws)
+    assert (file.relative, file.size) == ("model.safetensors", 7)
+
+
+def test_a_symlinked_folder_cycle_ends(ws: Path) -> None:
+    write(ws / "m" / "a.bin")
+    (ws / "m" / "loop").symlink_to(ws / "m")
+    assert relatives(select_files(["m"], ws)) == ["a.bin"]
+
+
+def test_a_broken_symlink_cannot_be_read(ws: Path) -> None:
+    (ws / "model.bin").symlink_to(ws / "gone.bin")
+    with pytest.raises(ModelFilesError, match=r"model.bin cannot be read: it is a broken symlink"):
+        select_files(["model.bin"], ws)
+
+
+def test_a_pipe_is_not_a_model_file(ws: Path) -> None:
+    os.mkfifo(ws / "pipe")
+    with pytest.raises(ModelFilesError, match="is not a regular file"):
+        select_files(["pipe"], ws)
+
+
+def test_a_socket_in_a_folder_is_not_a_model_file(ws: Path) -> None:
+    (ws / "m").mkdir()
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(ws / "m" / "s"))
+        with pytest.raises(ModelFilesError, match="is not a regular file"):
+            select_files(["m"], ws)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
+def test_an_unreadable_file_is_refused(ws: Path) -> None:
+    path = write(ws / "model.pkl")
+    path.chmod(0)
+    with pytest.raises(ModelFilesError, match=r"model\.pkl cannot be read: Permission denied"):
+        select_files(["model.pkl"], ws)
+
+
+def test_two_files_wanting_the_same_target_are_refused(ws: Path) -> None:
+    write(ws / "a" / "model.onnx", b"1")
+    write(ws / "b" / "model.onnx", b"2")
+    with pytest.raises(ModelFilesError, match=r"would both be uploaded as 'model\.onnx'"):
+        select_files(["a/model.onnx", "b/model.onnx"], ws)
+
+
+def test_target_of_joins_folder_and_relative_path() -> None:
+    file = ModelFile(Path("/ws/hf/sub/a.json"), "sub/a.json", 1)
+    assert target_of("fraud/7", file) == "fraud/7/sub/a.json"
+    assert target_of("", file) == "sub/a.json"
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        (["config.json", "model.safetensors", "tokenizer.json"], ("safetensors",)),
+        (["model.pt", "model.onnx"], ("onnx", "pytorch")),
+        (["pytorch_model.bin"], ("pytorch",)),
+        (["model.gguf"], ("gguf",)),
+        (["model.joblib"], ("sklearn-joblib",)),
+        (["model.keras", "weights.h5"], ("keras",)),
+        (["saved_model/saved_model.pb", "saved_model/variables/variables.index"], ("tensorflow",)),
+        (["model.pkl"], ("pickle",)),
+        (["README.md"], ()),
+    ],
+)
+def test_frameworks_are_detected_from_file_names(names: list[str], expected: tuple[str, ...]) -> None:
+    files = [ModelFile(Path("/ws") / n, n, 1) for n in names]
+    assert detect_frameworks(files) == expected
