@@ -1,0 +1,129 @@
+"""resolve: download the production model from `target-repo` to `download-dir`, verified.
+
+Which files: `resolve-properties` (files carrying them; the newest build among them), else
+`resolve-build` (that build's files), else the build now in production (the latest promotion with
+`status`, as promote and gate read it). Files keep their layout below the build's common folder.
+A file already in place with the right sha256 is not downloaded again.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from ml_artifactory_action.artifactory.download import download_item, is_current
+from ml_artifactory_action.artifactory.models import Item, build_items, items_with_properties
+from ml_artifactory_action.artifactory.promotion import current_production, production_history
+from ml_artifactory_action.errors import ResolveError
+from ml_artifactory_action.runner import Progress, human_size
+from ml_artifactory_action.stages.context import StageContext
+
+PROGRESS_MIN_SIZE = 64 << 20
+
+
+@dataclass(frozen=True)
+class ResolvedFile:
+    repo_path: str
+    relative: str  # below download-dir
+    size: int
+    sha256: str
+    downloaded: bool  # True: fetched (in a dry run: would be); False: already in place
+
+
+@dataclass(frozen=True)
+class ResolveResult:
+    build_number: str
+    selected_by: str
+    repo: str
+    download_dir: Path
+    files: tuple[ResolvedFile, ...]
+    dry_run: bool = False
+
+    @property
+    def downloaded_bytes(self) -> int:
+        return sum(f.size for f in self.files if f.downloaded)
+
+
+def run(ctx: StageContext) -> ResolveResult:
+    settings = ctx.settings
+    items, number, selected_by = select_items(ctx)
+    root = common_folder(items)
+    destination = _destination(ctx)
+    files = tuple(_fetch(ctx, item, destination, root) for item in items)
+    result = ResolveResult(number, selected_by, settings.target_repo, settings.download_dir, files, settings.dry_run)
+    fetched = sum(f.downloaded for f in files)
+    verb = "Would download" if settings.dry_run else "Downloaded"
+    ctx.runner.info(
+        f"{verb} {fetched} of {len(files)} files ({human_size(result.downloaded_bytes)}) of {selected_by} to {settings.download_dir}."
+    )
+    ctx.runner.set_output("download-path", str(settings.download_dir))
+    ctx.runner.set_output("resolved-build", number)
+    return result
+
+
+def select_items(ctx: StageContext) -> tuple[list[Item], str, str]:
+    """The files to fetch, their build number ('' if unknown) and how they were chosen."""
+    settings = ctx.settings
+    name, repo = settings.effective_build_name, settings.target_repo
+    if settings.resolve_properties:
+        return _by_properties(ctx)
+    if settings.resolve_build:
+        number = settings.resolve_build
+    else:
+        current = current_production(production_history(ctx.client, name, settings.project, settings.status, repo))
+        if current is None:
+            raise ResolveError(
+                f"No build of {name} has been promoted to {repo} with status {settings.status}.",
+                fix="Promote a build first, or give resolve-build or resolve-properties; check build-name, target-repo and status.",
+            )
+        number = current.build_number
+    items = build_items(ctx.client, repo, name, number)
+    if not items:
+        raise ResolveError(
+            f"Build {name} #{number} has no files in {repo}.",
+            fix="Promote the build to target-repo first, or check resolve-build and build-name.",
+        )
+    return items, number, f"build {name} #{number}"
+
+
+def _by_properties(ctx: StageContext) -> tuple[list[Item], str, str]:
+    settings = ctx.settings
+    wanted = ";".join(f"{k}={','.join(v)}" for k, v in settings.resolve_properties)
+    items = items_with_properties(ctx.client, settings.target_repo, settings.resolve_properties)
+    if not items:
+        raise ResolveError(
+            f"No file in {settings.target_repo} carries the properties {wanted}.",
+            fix="Check resolve-properties and target-repo (property names and values are case-sensitive).",
+        )
+    groups: dict[str, list[Item]] = defaultdict(list)
+    for item in items:
+        groups[item.prop("build.number")].append(item)
+    number = max(groups, key=lambda n: max(i.created for i in groups[n]))
+    if len(groups) > 1:
+        ctx.runner.info(f"{len(groups)} builds carry {wanted}; taking the newest, #{number}.")
+    return groups[number], number, f"files with {wanted}"
+
+
+def common_folder(items: list[Item]) -> str:
+    return posixpath.commonpath([posixpath.dirname(i.repo_path) or "." for i in items]) if items else ""
+
+
+def _destination(ctx: StageContext) -> Path:
+    folder = ctx.settings.download_dir
+    workspace = ctx.settings.github.workspace
+    return folder if folder.is_absolute() or workspace is None else workspace / folder
+
+
+def _fetch(ctx: StageContext, item: Item, destination: Path, root: str) -> ResolvedFile:
+    relative = str(PurePosixPath(item.repo_path).relative_to(root)) if root not in ("", ".") else item.repo_path
+    local = destination / relative
+    if not local.resolve().is_relative_to(destination.resolve()):
+        raise ResolveError(f"{item.repo_path} would be written outside download-dir.", fix="Check the files' paths.")
+    if is_current(local, item):
+        return ResolvedFile(item.repo_path, relative, item.size, item.sha256, downloaded=False)
+    if not ctx.settings.dry_run:
+        progress = Progress(ctx.runner, relative, item.size) if item.size >= PROGRESS_MIN_SIZE else None
+        download_item(ctx.client, item, local, progress=progress.advance if progress else lambda _n: None)
+    return ResolvedFile(item.repo_path, relative, item.size, item.sha256, downloaded=True)
