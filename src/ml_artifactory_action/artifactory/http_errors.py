@@ -25,7 +25,8 @@ def safe_url(url: str | httpx.URL) -> str:
     parts = urlsplit(str(url))
     netloc = parts.netloc.rpartition("@")[2]
     query = urlencode(
-        [(k, "***" if _SECRET_QUERY.search(k) else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+        [(k, "***" if _SECRET_QUERY.search(k) else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)],
+        safe="*",  # show *** as written, not %2A%2A%2A
     )
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
