@@ -59,10 +59,10 @@ def _list_of_objects(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(item, dict) for item in value)
 
 
-def name_and_number(req: Request) -> tuple[str, str | None]:
-    """(name, number) from the raw path after `/api/build/` (number None for one segment)."""
+def name_and_number(req: Request, marker: str = "/api/build/") -> tuple[str, str | None]:
+    """(name, number) from the raw path after `marker` (number None for one segment)."""
     raw = req.raw_path.split("?", 1)[0]
-    tail = raw[raw.index("/api/build/") + len("/api/build/") :].rstrip("/")
+    tail = raw[raw.index(marker) + len(marker) :].rstrip("/")
     head, sep, last = tail.rpartition("/")
     if not sep:
         return unquote(tail), None
