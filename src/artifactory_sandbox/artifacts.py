@@ -59,6 +59,7 @@ def deploy(req: Request, ctx: Sandbox, **_: str) -> Response:
     props = matrix_params(req.raw_path)
     with ctx.db.read() as conn:
         target = RepoPath(deploy_target(conn, where.repo).key, where.path, where.is_folder_request)
+    _check_deploy_permission(req, target)
     if target.is_folder_request or not target.path:
         return _create_folder(req, ctx, target, props)
     expected = announced_checksums(req)
@@ -71,6 +72,16 @@ def deploy(req: Request, ctx: Sandbox, **_: str) -> Response:
         item_id = items.put_file(conn, target, digests, expected, stamp)
         items.set_properties(conn, item_id, props)
     return json_response(_created_body(req, target, digests, expected, stamp), 201, ITEM_CREATED)
+
+
+def _check_deploy_permission(req: Request, where: RepoPath) -> None:
+    """Read-only callers get Artifactory's deploy refusal before any byte is read."""
+    principal = req.principal
+    if principal is not None and not principal.can_write:
+        name = f"token:{principal.name}" if principal.token_id else principal.name
+        raise HttpError(
+            403, f"User {name} is not permitted to deploy '{where.path}' into '{where.display}'."
+        )
 
 
 def _receive(req: Request, ctx: Sandbox, where: RepoPath, expected: dict[str, str]) -> Digests:
@@ -147,7 +158,7 @@ def _now(ctx: Sandbox) -> str:
 
 ITEM = r"/artifactory/(?P<repo>[^/]+)(?:/(?P<path>.*))?"
 ROUTES = [
-    Route("PUT", ITEM, deploy, auth="write"),
+    Route("PUT", ITEM, deploy, auth="read"),  # deploy() refuses read-only callers itself
     Route("DELETE", ITEM, delete, auth="write"),
     Route("GET", ITEM, download.get, auth="read"),
     Route("HEAD", ITEM, download.get, auth="read"),

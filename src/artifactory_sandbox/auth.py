@@ -25,6 +25,7 @@ READ_ONLY_SCOPES = ("applied-permissions/groups:readers",)
 BAD_CREDENTIALS = "Bad credentials"
 # What Artifactory answers a request without credentials when anonymous access is off.
 AUTH_REQUIRED = "Authentication is required"
+CHALLENGE = {"WWW-Authenticate": 'Basic realm="Artifactory Realm"'}
 
 
 def token_hash(token: str) -> str:
@@ -40,7 +41,7 @@ def authenticate(headers: Headers, ctx: Sandbox) -> Principal | None:
     user, token = credentials
     principal = _lookup(token, ctx)
     if principal is None:
-        raise HttpError(401, BAD_CREDENTIALS)
+        raise HttpError(401, BAD_CREDENTIALS, dict(CHALLENGE))
     if user and principal.token_id is None and principal.name == "admin":
         return Principal(user, principal.scopes, None)
     return principal
@@ -51,7 +52,7 @@ def authorize(principal: Principal | None, level: AuthLevel) -> None:
     if level == "none":
         return
     if principal is None:
-        raise HttpError(401, AUTH_REQUIRED)
+        raise HttpError(401, AUTH_REQUIRED, dict(CHALLENGE))
     if level == "write" and not principal.can_write:
         raise HttpError(403, "Forbidden")
     if level == "admin" and not principal.is_admin:
@@ -70,7 +71,7 @@ def _credentials(headers: Headers) -> tuple[str | None, str] | None:
     if api_key:
         return None, api_key
     if authorization:
-        raise HttpError(401, BAD_CREDENTIALS)
+        raise HttpError(401, BAD_CREDENTIALS, dict(CHALLENGE))
     return None
 
 
@@ -78,10 +79,10 @@ def _basic(value: str) -> tuple[str | None, str]:
     try:
         decoded = base64.b64decode(value, validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError) as err:
-        raise HttpError(401, BAD_CREDENTIALS) from err
+        raise HttpError(401, BAD_CREDENTIALS, dict(CHALLENGE)) from err
     user, sep, password = decoded.partition(":")
     if not sep or not password:
-        raise HttpError(401, BAD_CREDENTIALS)
+        raise HttpError(401, BAD_CREDENTIALS, dict(CHALLENGE))
     return user, password
 
 

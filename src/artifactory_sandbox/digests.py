@@ -38,7 +38,7 @@ class _Worker:
     """A thread that feeds every block it is given, in order, to its own hash objects."""
 
     def __init__(self, names: tuple[str, ...], release: Callable[[bytearray], None]) -> None:
-        self.hashes = [hashlib.new(name) for name in names]
+        self.hashes = [hashlib.new(name, usedforsecurity=False) for name in names]
         self._release = release
         self._queue: queue.SimpleQueue[tuple[bytearray, int] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="sandbox-hash", daemon=True)
@@ -126,8 +126,8 @@ def digest_stream(source: Readable, sink: Sink) -> Digests:
 
 def _inline_digests(data: memoryview) -> Digests:
     return Digests(
-        sha1=hashlib.sha1(data).hexdigest(),  # noqa: S324  content address, not security
-        md5=hashlib.md5(data).hexdigest(),  # noqa: S324  content address, not security
+        sha1=hashlib.sha1(data, usedforsecurity=False).hexdigest(),
+        md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
         sha256=hashlib.sha256(data).hexdigest(),
         size=len(data),
     )

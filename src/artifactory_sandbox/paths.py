@@ -62,7 +62,10 @@ def parse(raw: str) -> RepoPath:
 
 
 def _segment(raw_segment: str, raw: str) -> str:
-    decoded = unquote(raw_segment, errors="strict") if "%" in raw_segment else raw_segment
+    try:
+        decoded = unquote(raw_segment, errors="strict")
+    except UnicodeDecodeError as err:
+        raise HttpError(400, f"Invalid path '{raw}': not UTF-8") from err
     if decoded in DOT_SEGMENTS or any(ch in decoded for ch in FORBIDDEN_IN_SEGMENT):
         raise HttpError(400, f"Invalid path '{unquote(raw)}': illegal path segment '{decoded}'")
     return decoded

@@ -92,10 +92,10 @@ def deploy_target(conn: sqlite3.Connection, key: str) -> Repo:
     if repo.rclass == "virtual":
         default = repo.config.get("defaultDeploymentRepo")
         if not default:
-            raise HttpError(405, f"Virtual repository {key} has no default deployment repository")
+            raise HttpError(400, f"Virtual repository {key} has no default deployment repository")
         return deploy_target(conn, str(default))
     if repo.rclass == "remote":
-        raise HttpError(405, f"Cannot deploy to remote repository {key}")
+        raise HttpError(400, f"Cannot deploy to remote repository {key}")
     return repo
 
 

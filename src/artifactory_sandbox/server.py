@@ -133,7 +133,8 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
         finally:
             self._continue_pending = False
-            ctx.requests.record(_log_entry(req, body, status, fault, started))
+            if not req.path.startswith(SANDBOX_PREFIX):
+                ctx.requests.record(_log_entry(req, body, status, fault, started))
 
     do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = do_PATCH = do_OPTIONS = _dispatch
 

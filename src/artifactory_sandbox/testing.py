@@ -28,6 +28,7 @@ from .app import Sandbox, SandboxConfig
 from .server import SandboxServer, create_server
 
 READY_TIMEOUT_S = 20.0
+STOP_POLL_S = 0.02  # how long stop() may wait for the serving loop to notice
 READY_PATTERN = re.compile(r"Sandbox ready at (http://\S+)")
 
 
@@ -70,7 +71,10 @@ def run_sandbox(data_dir: Path, **options: Any) -> Iterator[SandboxHandle]:
     options.setdefault("port", 0)
     options.setdefault("host", "127.0.0.1")
     server = create_server(SandboxConfig(data_dir=Path(data_dir), **options))
-    thread = threading.Thread(target=server.serve_forever, name="sandbox", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": STOP_POLL_S}, name="sandbox",
+        daemon=True,
+    )
     thread.start()
     config = server.ctx.config
     handle = SandboxHandle(
