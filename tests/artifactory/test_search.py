@@ -1,0 +1,103 @@
+"""AQL: the request, the answer, and the one query the upload asks before sending anything."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from pytest_httpx import HTTPXMock
+
+from ml_artifactory_action.artifactory import search
+from ml_artifactory_action.artifactory.client import ArtifactoryClient
+from ml_artifactory_action.artifactory.search import StoredItem, aql, items_query, known_files
+from ml_artifactory_action.errors import ArtifactoryError
+
+from .conftest import ARTIFACTORY
+
+AQL_URL = f"{ARTIFACTORY}/api/search/aql"
+FIELDS = '"repo","path","name","type","size","sha256","actual_sha1","actual_md5"'
+
+
+def criteria_of(query: bytes) -> object:
+    match = re.fullmatch(rb"items\.find\((.*)\)\.include\((.*)\)", query)
+    assert match is not None, query
+    assert match.group(2).decode() == FIELDS
+    return json.loads(match.group(1))
+
+
+def test_aql_posts_plain_text_and_returns_results(client: ArtifactoryClient, httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=AQL_URL, method="POST", json={"results": [{"repo": "r"}, "junk"], "range": {}})
+    assert aql(client, 'items.find({"repo":"r"})') == [{"repo": "r"}]
+    request = httpx_mock.get_request()
+    assert request.headers["Content-Type"] == "text/plain"
+    assert request.content == b'items.find({"repo":"r"})'
+
+
+@pytest.mark.parametrize("body", [b"<html>login</html>", b'{"nothing": 1}', b'{"results": 3}'])
+def test_an_answer_that_is_not_aql_fails(client: ArtifactoryClient, httpx_mock: HTTPXMock, body: bytes) -> None:
+    httpx_mock.add_response(url=AQL_URL, content=body)
+    with pytest.raises(ArtifactoryError, match="searching Artifactory"):
+        aql(client, "items.find()")
+
+
+def test_a_refused_query_carries_the_server_message(client: ArtifactoryClient, httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=AQL_URL, status_code=400, text="Failed to parse query: items.find(")
+    with pytest.raises(ArtifactoryError) as caught:
+        aql(client, "items.find(")
+    assert caught.value.message.endswith("answered 400: Failed to parse query: items.find(")
+
+
+def test_items_query_includes_repo_path_and_name_as_non_admins_must() -> None:
+    assert items_query({"repo": "r"}) == f'items.find({{"repo":"r"}}).include({FIELDS})'
+
+
+def test_known_files_asks_by_size_checksum_and_target_path_in_one_query(
+    client: ArtifactoryClient, httpx_mock: HTTPXMock
+) -> None:
+    httpx_mock.add_response(
+        url=AQL_URL,
+        json={
+            "results": [
+                {
+                    "repo": "models",
+                    "path": "fraud/7",
+                    "name": "m.bin",
+                    "size": 9,
+                    "sha256": "s",
+                    "actual_sha1": "a",
+                    "actual_md5": "m",
+                },
+                {"repo": "other", "path": ".", "name": "root.bin", "size": 3},
+            ]
+        },
+    )
+    found = known_files(client, sizes=[9, 3, 9], sha256s=["ab"], repo="models", paths=["fraud/7/m.bin", "top.bin"])
+    assert criteria_of(httpx_mock.get_request().content) == {
+        "type": "file",
+        "$or": [
+            {"size": 3},
+            {"size": 9},
+            {"sha256": "ab"},
+            {"repo": "models", "path": "fraud/7", "name": "m.bin"},
+            {"repo": "models", "path": ".", "name": "top.bin"},
+        ],
+    }
+    assert found == [
+        StoredItem("models", "fraud/7/m.bin", 9, "s", "a", "m"),
+        StoredItem("other", "root.bin", 3, "", "", ""),
+    ]
+
+
+def test_many_files_are_asked_in_batches(
+    client: ArtifactoryClient, httpx_mock: HTTPXMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search, "TERMS_PER_QUERY", 2)
+    httpx_mock.add_response(url=AQL_URL, json={"results": []}, is_reusable=True)
+    known_files(client, sizes=[1, 2, 3], repo="r", paths=["a", "b"])
+    batches = [criteria_of(r.content) for r in httpx_mock.get_requests()]
+    assert [len(b["$or"]) for b in batches] == [2, 2, 1]  # type: ignore[index]
+
+
+def test_nothing_to_ask_sends_nothing(client: ArtifactoryClient) -> None:
+    assert known_files(client) == []
