@@ -36,7 +36,9 @@ README = ROOT / "README.md"
 # `your-org` is the placeholder owner; the release workflow stamps the real owner and the digest.
 IMAGE_REPOSITORY = "ghcr.io/your-org/ml-artifactory-action"
 DEFAULT_IMAGE = f"docker://{IMAGE_REPOSITORY}:main"
-IMAGE_PATTERN = re.compile(r"^docker://ghcr\.io/[a-z0-9._-]+/ml-artifactory-action(:[\w.-]+|@sha256:[0-9a-f]{64})$")
+# Between releases the image is the one CI pushed for main; a release pins it by digest.
+UNPINNED_NOTE = "# zizmor: ignore[unpinned-images] main's image; the release commit pins the digest"
+IMAGE_PATTERN = re.compile(r"^docker://ghcr\.io/[a-z0-9._-]+/[a-z0-9._-]+(:[\w.-]+|@sha256:[0-9a-f]{64})$")
 
 NAME = "ML model to Artifactory"
 DESCRIPTION = "Gate, upload, record, scan, promote and resolve a trained ML model through JFrog Artifactory and Xray."
@@ -83,6 +85,8 @@ def action_spec(image: str, inputs: Iterable[Input], outputs: Mapping[str, str])
 
 def render_action_yml(image: str, inputs: Iterable[Input], outputs: Mapping[str, str]) -> str:
     body = yaml.safe_dump(action_spec(image, inputs, outputs), sort_keys=False, width=1000, allow_unicode=True)
+    if "@sha256:" not in image:
+        body = body.replace(f"  image: {image}\n", f"  image: {image} {UNPINNED_NOTE}\n")
     return HEADER + body
 
 
@@ -157,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     image = args.image or committed_image(ACTION_YML)
     if not IMAGE_PATTERN.match(image):
-        parser.error(f"{image!r} is not a docker://ghcr.io/<owner>/ml-artifactory-action:<tag> or @sha256: reference")
+        parser.error(f"{image!r} is not a docker://ghcr.io/<owner>/<name>:<tag> or @sha256: reference")
     expected = expected_files(image, README.read_text(encoding="utf-8"))
     diffs = stale_files(expected)
     if args.check:

@@ -83,7 +83,7 @@ def test_the_generator_refuses_an_image_that_would_be_built_at_run_time(capsys: 
         gen.main(["--check", "--image", "Dockerfile"])
 
     assert exit_info.value.code == 2
-    assert "'Dockerfile' is not a docker://ghcr.io/<owner>/ml-artifactory-action" in capsys.readouterr().err
+    assert "'Dockerfile' is not a docker://ghcr.io/<owner>/<name>:<tag>" in capsys.readouterr().err
 
 
 def test_readme_markers_must_be_present_once_each() -> None:
