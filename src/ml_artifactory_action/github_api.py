@@ -45,7 +45,7 @@ class GitHubAPI:
             seconds_between_writes=SECONDS_BETWEEN_WRITES,
             lazy=True,
         )
-        self._repo = self._github.get_repo(repository, lazy=True)
+        self._repo = self._github.get_repo(repository)  # lazy (set on Github): no request yet
         self.repository = repository
 
     @classmethod
