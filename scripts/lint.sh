@@ -10,8 +10,8 @@ BIN=.venv/bin
 WORKFLOWS=(.github/workflows/*.yml workflows/*.yml)
 ACTIONLINT=tools/actionlint
 
-echo "== ruff";   $BIN/ruff check src tests benchmarks scripts
-echo "== format"; $BIN/ruff format --check src tests benchmarks scripts
+echo "== ruff";   $BIN/ruff check src tests benchmarks scripts examples
+echo "== format"; $BIN/ruff format --check src tests benchmarks scripts examples
 echo "== mypy";   $BIN/mypy
 
 echo "== actionlint"
