@@ -30,8 +30,7 @@ ARTIFACTORY_VERSION = "7.104.5"
 SERVER_HEADER = f"Artifactory/{ARTIFACTORY_VERSION}"
 # Handler modules of the other half of the sandbox, imported when present.
 OPTIONAL_MODULES = ("aql", "search", "builds", "promotion", "xray", "access", "oidc")
-WRITE_BLOCK = 1024 * 1024
-RESET_DRAIN_BLOCK = 64 * 1024
+SOCKET_TIMEOUT_S = 300  # a stalled client (mid-body or idle keep-alive) frees its thread
 SANDBOX_PREFIX = "/_sandbox/"
 NO_BODY_STATUSES = frozenset({204, 304})
 
@@ -101,6 +100,7 @@ class SandboxServer(ThreadingHTTPServer):
 
 class SandboxRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    timeout = SOCKET_TIMEOUT_S
     server: SandboxServer
 
     def version_string(self) -> str:

@@ -144,6 +144,10 @@ class SandboxProcess:
         return self.start()
 
     @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    @property
     def returncode(self) -> int | None:
         return self._proc.returncode if self._proc else None
 
