@@ -37,6 +37,12 @@ def test_safe_url_drops_user_info_and_secret_query_values() -> None:
     assert safe_url(url) == "https://acme.jfrog.io/artifactory/r?token=***&name=m&X-Amz-Signature=***&api_key=***"
 
 
+def test_safe_url_drops_matrix_parameters() -> None:
+    assert safe_url("https://acme.jfrog.io/artifactory/r/a%3Bb.bin;build.name=x;k=v") == (
+        "https://acme.jfrog.io/artifactory/r/a%3Bb.bin"
+    )
+
+
 def test_the_error_keeps_status_request_id_and_safe_url() -> None:
     response = answer(
         409,

@@ -21,14 +21,16 @@ REQUEST_ID_HEADERS = ("X-Request-Id", "X-JFrog-Request-Id", "X-Artifactory-Reque
 
 
 def safe_url(url: str | httpx.URL) -> str:
-    """The URL without user info and with secret-looking query values replaced by ***."""
+    """The URL without user info, matrix parameters (the properties of a deploy, long and not
+    the user's concern in an error) and with secret-looking query values replaced by ***."""
     parts = urlsplit(str(url))
     netloc = parts.netloc.rpartition("@")[2]
     query = urlencode(
         [(k, "***" if _SECRET_QUERY.search(k) else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)],
         safe="*",  # show *** as written, not %2A%2A%2A
     )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    path = parts.path.split(";", 1)[0]
+    return urlunsplit((parts.scheme, netloc, path, query, parts.fragment))
 
 
 def server_message(response: httpx.Response) -> str:
