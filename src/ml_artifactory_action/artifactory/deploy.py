@@ -59,7 +59,7 @@ def deploy_by_checksum(
         "PUT",
         item_path(repo, path) + matrix_params(props),
         headers={"X-Checksum-Deploy": "true", "X-Checksum-Sha256": sha256, "Content-Length": "0"},
-        action=f"deploying {repo}/{path} by checksum",
+        action="deploying it by checksum",
         expect=(404,),
     )
     if response.status_code == 404:
@@ -95,7 +95,7 @@ def deploy_file(
         return iter(reader)
 
     response = client.request(
-        "PUT", item_path(repo, path) + matrix_params(props), body=body, headers=headers, action=f"uploading {local}"
+        "PUT", item_path(repo, path) + matrix_params(props), body=body, headers=headers, action="uploading it"
     )
     ours = sha256 or reader.sha256
     answer = _answer(client, response, repo, path)

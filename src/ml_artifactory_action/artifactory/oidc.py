@@ -134,10 +134,7 @@ class OIDCExchange:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings, self._runner, self._transport, self._clock = settings, runner, transport, clock
-        verify: str | bool = str(settings.ca_bundle) if settings.ca_bundle else True
-        self._access = ArtifactoryClient(
-            settings.url, build_http_client(verify=verify, transport=transport), log=runner.info
-        )
+        self._verify: str | bool = str(settings.ca_bundle) if settings.ca_bundle else True
 
     def issue(self) -> IssuedToken:
         id_token = self.request_id_token()
@@ -193,14 +190,15 @@ class OIDCExchange:
     def exchange(self, id_token: str) -> IssuedToken:
         """Trade the ID token for a JFrog access token; OIDCError with the token's claims if refused."""
         issued_at = self._clock()
-        response = self._access.request(
-            "POST",
-            EXCHANGE_PATH,
-            service="access",
-            json=self._payload(id_token),
-            action="exchanging the GitHub ID token at JFrog Access",
-            expect=tuple(range(400, 500)),
-        )
+        with build_http_client(verify=self._verify, transport=self._transport) as http:
+            response = ArtifactoryClient(self._settings.url, http, log=self._runner.info).request(
+                "POST",
+                EXCHANGE_PATH,
+                service="access",
+                json=self._payload(id_token),
+                action="exchanging the GitHub ID token at JFrog Access",
+                expect=tuple(range(400, 500)),
+            )
         body = _json(response)
         token = body.get("access_token")
         if response.is_error or not isinstance(token, str) or not token:

@@ -311,7 +311,7 @@ class Uploader:
         except BaseException as error:
             cleanup = self.remove_created(plans, done)
             if isinstance(error, ActionError):
-                error.message = f"{error.message.rstrip('.')}. {cleanup}."
+                _reword(error, f"{error.message.rstrip('.')}. {cleanup}.")
             raise
         return sorted(done, key=lambda a: a.path)
 
@@ -406,7 +406,7 @@ def _named(work: Callable[[FilePlan], UploadedArtifact], plan: FilePlan) -> Uplo
     try:
         return work(plan)
     except ActionError as error:
-        error.message = f"{plan.file.local}: {error.message}"
+        _reword(error, f"{plan.file.local}: {error.message}")
         raise
     except OSError as exc:
         raise ModelFilesError(
@@ -420,8 +420,14 @@ def _combined(failures: list[BaseException]) -> BaseException:
     if len(failures) == 1 or not isinstance(first, ActionError):
         return first
     others = "; ".join(e.message if isinstance(e, ActionError) else repr(e) for e in failures[1:])
-    first.message = f"{first.message.rstrip('.')}. Also failed: {others}"
+    _reword(first, f"{first.message.rstrip('.')}. Also failed: {others}")
     return first
+
+
+def _reword(error: ActionError, message: str) -> None:
+    """Say more in an error on its way up (which file, what was cleaned up)."""
+    error.message = message
+    error.args = (message,)
 
 
 def _progress(runner: Runner, label: str, size: int) -> Progress | None:
