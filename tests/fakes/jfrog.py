@@ -88,6 +88,7 @@ BASE_ENV = {
 
 def runner_env(tmp_path: Path) -> dict[str, str]:
     """GITHUB_OUTPUT / GITHUB_ENV / GITHUB_STEP_SUMMARY files in tmp_path, and a workspace."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     files = {name: tmp_path / name.lower() for name in ("GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_STEP_SUMMARY")}
     for path in files.values():
         path.touch()
