@@ -30,10 +30,13 @@ PACKAGE_TYPES = {
 }
 RESERVED_KEYS = frozenset({"api", "ui", "list", "repo", "webapp", "favicon.ico", "artifactory"})
 KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# Defaults as in JFrog's "Get All Repository Configurations" sample.
 DEFAULTS: dict[str, Any] = {
     "description": "", "notes": "", "includesPattern": "**/*", "excludesPattern": "",
-    "repoLayoutRef": "simple-default", "xrayIndex": False, "blackedOut": False,
-    "propertySets": [], "archiveBrowsingEnabled": False, "environments": [],
+    "repoLayoutRef": "simple-default", "projectKey": "default", "environments": [],
+    "blackedOut": False, "propertySets": [], "archiveBrowsingEnabled": False,
+    "priorityResolution": False, "downloadRedirect": False, "cdnRedirect": False,
+    "xrayIndex": False,
 }
 
 

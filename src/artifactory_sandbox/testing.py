@@ -139,6 +139,10 @@ class SandboxProcess:
         """SIGTERM and wait: the clean shutdown path."""
         self._end(signal.SIGTERM)
 
+    def interrupt(self) -> None:
+        """SIGINT (Ctrl-C) and wait: also a clean shutdown."""
+        self._end(signal.SIGINT)
+
     def restart(self) -> SandboxProcess:
         self.kill()
         return self.start()

@@ -59,6 +59,12 @@ def test_sigterm_is_a_clean_exit(tmp_path: Path) -> None:
     assert process.returncode == 0
 
 
+def test_sigint_is_a_clean_exit(tmp_path: Path) -> None:
+    process = SandboxProcess(tmp_path / "d").start()
+    process.interrupt()
+    assert process.returncode == 0
+
+
 def test_restart_on_the_same_dir_and_port_keeps_everything(tmp_path: Path) -> None:
     with SandboxProcess(tmp_path / "d") as process:
         url = process.url
