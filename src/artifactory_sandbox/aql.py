@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DOMAINS = ("items", "builds")
-COMPARATORS = frozenset({"$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$match", "$nmatch"})
+COMPARATORS = frozenset(
+    {"$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$match", "$nmatch", "$last", "$before"}
+)
 LOGICAL = frozenset({"$and", "$or", "$msp"})  # $msp (match same property) is ANDed here
 SORT_ORDERS = frozenset({"$asc", "$desc"})
 

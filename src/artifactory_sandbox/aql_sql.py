@@ -10,8 +10,10 @@ criterion is present.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from artifactory_sandbox.aql import AqlError, Comparison, Criterion, Logical, Query
@@ -36,6 +38,15 @@ BUILD_COLUMNS = {
 }  # fmt: skip
 DEFAULT_BUILD_FIELDS = tuple(BUILD_COLUMNS)
 NUMERIC_FIELDS = frozenset({"size", "depth"})
+DATE_FIELDS = frozenset({"created", "modified", "updated", "started"})
+RELATIVE_OPS = {"$last": "$gt", "$before": "$lt"}  # "within the last N" / "more than N ago"
+# Artifactory's period suffixes; months and years are taken as 30 and 365 days.
+PERIOD_UNITS = {
+    "millis": 0.001, "ms": 0.001, "seconds": 1, "s": 1, "minutes": 60, "mi": 60,
+    "days": 86400, "d": 86400, "weeks": 604800, "w": 604800, "months": 2592000, "mo": 2592000,
+    "years": 31536000, "y": 31536000,
+}  # fmt: skip
+PERIOD_RE = re.compile(r"(\d+)\s*([a-z]+)")
 ITEM_TYPES = frozenset({"file", "folder", "any"})
 
 
@@ -145,6 +156,8 @@ def _field_sql(cmp: Comparison, ctx: _Context) -> str:
     column = _column(cmp.field, ctx)
     if cmp.field == "type" and ctx.query.domain == "items":
         return _type_sql(cmp, ctx)
+    if cmp.op in RELATIVE_OPS:
+        return _relative_date_sql(column, cmp, ctx)
     value = _coerce(cmp, ctx)
     return compare_sql(column, cmp.op, value, ctx.bind)
 
@@ -161,6 +174,17 @@ def _column(name: str, ctx: _Context) -> str:
         ctx.joins.append(join)
         return column
     raise ctx.syntax_error(name)
+
+
+def _relative_date_sql(column: str, cmp: Comparison, ctx: _Context) -> str:
+    """`{"created": {"$last": "7d"}}`: compare with now minus the period (ISO strings order)."""
+    found = PERIOD_RE.fullmatch(str(cmp.value).strip().lower())
+    if cmp.field not in DATE_FIELDS or found is None or found.group(2) not in PERIOD_UNITS:
+        raise ctx.syntax_error(cmp.field)
+    seconds = int(found.group(1)) * PERIOD_UNITS[found.group(2)]
+    moment = datetime.now(UTC) - timedelta(seconds=seconds)
+    bound = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return compare_sql(column, RELATIVE_OPS[cmp.op], bound, ctx.bind)
 
 
 def _type_sql(cmp: Comparison, ctx: _Context) -> str:

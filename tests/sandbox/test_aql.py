@@ -206,3 +206,12 @@ def test_non_admin_queries_must_return_repo_path_and_name(db: Database) -> None:
 def test_user_text_never_reaches_the_sql(db: Database) -> None:
     hostile = "x' OR 1=1 --"
     assert run(db, json.dumps(hostile).join(['items.find({"name":', "})"]))["results"] == []
+
+
+def test_relative_dates(db: Database) -> None:
+    recent = names(run(db, 'items.find({"repo":"models-local","created":{"$before":"30d"}})'))
+    assert recent == ["model.pkl", "metrics.json", "README.md"]  # all seeded dates are long past
+    assert names(run(db, 'items.find({"created":{"$last":"1mi"}})')) == []
+    assert names(run(db, 'items.find({"name":"model.pkl","created":{"$last":"100y"}})')) == ["model.pkl"]
+    with pytest.raises(aql.AqlError, match="syntax error"):
+        run(db, 'items.find({"name":{"$last":"7d"}})')
