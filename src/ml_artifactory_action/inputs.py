@@ -162,8 +162,9 @@ def check_combinations(settings: Settings) -> None:
         _check_upload(settings)
     if Stage.GATE in stages:
         _check_gate(settings)
-    if stages & {Stage.BUILD_PUBLISH, Stage.SCAN, Stage.PROMOTE}:
+    if _needs_build_name(settings, stages):
         _require(settings.effective_build_name, "build-name", "is empty and GITHUB_REPOSITORY is not set")
+    if stages & {Stage.BUILD_PUBLISH, Stage.SCAN} or (Stage.PROMOTE in stages and not settings.rollback):
         _require(settings.effective_build_number, "build-number", "is empty and GITHUB_RUN_NUMBER is not set")
     if Stage.CONFIGURE in stages and not (settings.pypi_repo or settings.hf_repo):
         raise ConfigError(
@@ -171,6 +172,14 @@ def check_combinations(settings: Settings) -> None:
             "configure needs pypi-repo, hf-repo or both",
             fix="Name the repositories later steps should use.",
         )
+
+
+def _needs_build_name(settings: Settings, stages: set[Stage]) -> bool:
+    """Stages that find builds by name: the production model is looked up by it too."""
+    by_build = {Stage.BUILD_PUBLISH, Stage.SCAN, Stage.PROMOTE}
+    resolves_by_build = Stage.RESOLVE in stages and not settings.resolve_properties
+    compares = Stage.GATE in stages and settings.compare_to_production
+    return bool(stages & by_build) or resolves_by_build or compares
 
 
 def _require(value: str, input_name: str, why: str) -> None:
