@@ -7,6 +7,7 @@ recorded in the request log.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import socket
 import struct
@@ -145,7 +146,10 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             self._reset(body, fault.reset_after_bytes)
             return 0
         injected = fault is not None and fault.status is not None
-        response = _fault_response(fault) if fault and injected else self._run_handler(req)
+        if self._framing_error:
+            response = error_response(400, "Invalid Content-Length header")
+        else:
+            response = _fault_response(fault) if fault and injected else self._run_handler(req)
         self._write(req, body, response, fault.body_delay if fault else None)
         return response.status
 
@@ -175,13 +179,15 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         return req, body
 
     def _body(self) -> _Body:
+        self._framing_error = False
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             return ChunkedBody(self.rfile, self._send_continue)
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = 0
-        return LengthBody(self.rfile, max(length, 0), self._send_continue)
+        declared = (self.headers.get("Content-Length") or "0").strip()
+        if not declared.isdigit():
+            self._framing_error = True  # the body's end is unknown: answer 400 and close
+            self.close_connection = True
+            return LengthBody(self.rfile, 0, None)
+        return LengthBody(self.rfile, int(declared), self._send_continue)
 
     def _reset(self, body: _Body, limit: int) -> None:
         """Read `limit` body bytes, then drop the connection with a TCP reset."""
@@ -292,4 +298,7 @@ def create_server(config: SandboxConfig) -> SandboxServer:
     """Open the data dir, create the default repositories and bind the listening socket."""
     ctx = Sandbox.open(config)
     repos.ensure_default_repos(ctx)
+    ctx.state["artifactory_id"] = hashlib.sha1(  # a stable 40-hex id, like Artifactory's
+        str(config.data_dir.resolve()).encode(), usedforsecurity=False
+    ).hexdigest()
     return SandboxServer(ctx, config.host, config.port)

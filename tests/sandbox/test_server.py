@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 
 import httpx
@@ -23,7 +24,7 @@ def test_every_answer_names_artifactory(anonymous: httpx.Client) -> None:
     headers = anonymous.get("/artifactory/api/system/ping").headers
     assert headers["server"].startswith("Artifactory/7.")
     assert headers["x-jfrog-version"].startswith("Artifactory/7.")
-    assert headers["x-artifactory-id"]
+    assert re.fullmatch(r"[0-9a-f]{40}", headers["x-artifactory-id"])
 
 
 def test_version_and_readiness(admin: httpx.Client, anonymous: httpx.Client) -> None:
@@ -57,6 +58,18 @@ def test_malformed_json_is_400(admin: httpx.Client) -> None:
     assert response.status_code == 400
     assert errors(response)[0][1].startswith("Failed to parse JSON body")
     assert admin.get("/artifactory/api/repositories/new-local").status_code == 400
+
+
+@pytest.mark.parametrize("length", ["abc", "-5", "1 2"])
+def test_invalid_content_length_is_400_and_closes(sandbox: SandboxHandle, length: str) -> None:
+    request = (
+        f"PUT /artifactory/{DEV_REPO}/x.bin HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: Bearer {sandbox.admin_token}\r\nContent-Length: {length}\r\n\r\nxyz"
+    ).encode()
+    answer = raw_exchange(sandbox.url, request)
+    assert status_of(answer) == 400
+    assert b"Invalid Content-Length header" in answer
+    assert b"Connection: close" in answer
 
 
 def test_chunked_upload_is_stored_whole(admin: httpx.Client) -> None:
