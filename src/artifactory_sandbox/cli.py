@@ -60,20 +60,21 @@ def ready_line(server: SandboxServer) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     config = config_from_args(build_parser().parse_args(argv))
     server = create_server(config)
-    _stop_on_sigterm(server)
+    _stop_on_signals(server)
     print(ready_line(server), flush=True)
     try:
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
     finally:
         server.server_close()
         server.ctx.close()
     return 0
 
 
-def _stop_on_sigterm(server: SandboxServer) -> None:
+def _stop_on_signals(server: SandboxServer) -> None:
+    """SIGINT and SIGTERM stop the serving loop (from a helper thread: shutdown() waits for it)."""
+
     def stop(signum: int, frame: FrameType | None) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
