@@ -210,6 +210,15 @@ def test_a_server_without_oidc_exchange_is_explained(httpx_mock: HTTPXMock, runn
     assert "Artifactory 7.77.3+" in caught.value.fix
 
 
+def test_an_unknown_provider_is_named(httpx_mock: HTTPXMock, runner: Runner) -> None:
+    github_gives(httpx_mock)
+    access_gives(httpx_mock, status=404, errors=[{"code": "NOT_FOUND", "message": "OIDC provider not found"}])
+    with pytest.raises(OIDCError) as caught:
+        OIDCAuth.login(settings(), runner)
+    assert caught.value.message == "JFrog has no OIDC integration 'github-oidc' (HTTP 404: OIDC provider not found)"
+    assert caught.value.fix.startswith("Set oidc-provider-name to the name of the OIDC integration")
+
+
 def test_an_access_outage_is_an_artifactory_error(httpx_mock: HTTPXMock, runner: Runner) -> None:
     github_gives(httpx_mock)
     httpx_mock.add_response(url=EXCHANGE_URL, status_code=503, is_reusable=True)

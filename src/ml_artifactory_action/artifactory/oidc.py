@@ -237,11 +237,17 @@ class OIDCExchange:
     def _refused(self, response: httpx.Response, id_token: str) -> OIDCError:
         provider = self._settings.oidc_provider_name
         detail = server_message(response) or response.reason_phrase or "no access_token in the answer"
-        if response.status_code == 404:
+        if response.status_code == 404 and "errors" not in _json(response):
             return OIDCError(
                 f"{safe_url(response.request.url)} answered 404: {detail}",
                 fix="This JFrog server has no OIDC token exchange (it needs Artifactory 7.77.3+, or JFrog Cloud); "
                 "check url, or log in with access-token.",
+            )
+        if response.status_code == 404:
+            return OIDCError(
+                f"JFrog has no OIDC integration {provider!r} (HTTP 404: {detail})",
+                fix="Set oidc-provider-name to the name of the OIDC integration in the JFrog Platform "
+                "(Administration > General > Manage Integrations), or create it there.",
             )
         claims = jwt_claims(id_token)
         shown = ", ".join(f"{name}: {_claim(claims, name)}" for name in SHOWN_CLAIMS)
