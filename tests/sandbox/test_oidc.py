@@ -13,7 +13,7 @@ import jwt
 import pytest
 
 from artifactory_sandbox.issuer import IssuerHandle, run_issuer
-from artifactory_sandbox.testing import SandboxHandle, run_sandbox
+from artifactory_sandbox.testing import SandboxHandle, SandboxProcess, run_sandbox
 
 GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token"
@@ -158,3 +158,13 @@ def test_priority_and_named_mapping_choose_the_token(tmp_path: Path, issuer: Iss
     assert (first["scope"], first["expires_in"], first["username"]) == (
         "applied-permissions/admin", 60, "oidc_admins")
     assert named["scope"] == "applied-permissions/user"
+
+
+def test_oidc_config_flag_of_the_sandbox_command(tmp_path: Path, issuer: IssuerHandle) -> None:
+    config = issuer.write_oidc_config(tmp_path / "oidc.json", "github-oidc", audience="jfrog-github")
+    with SandboxProcess(tmp_path / "data", extra_args=["--oidc-config", str(config)]) as process:
+        body = {"grant_type": GRANT, "subject_token_type": ID_TOKEN, "provider_name": "github-oidc",
+                "subject_token": issuer.mint(aud="jfrog-github")}  # fmt: skip
+        response = httpx.post(f"{process.url}/access/api/v1/oidc/token", json=body)
+    assert response.status_code == 200
+    assert response.json()["username"] == "oidc_github-oidc-mapping"
