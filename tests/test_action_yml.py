@@ -89,3 +89,12 @@ def test_the_generator_refuses_an_image_that_would_be_built_at_run_time(capsys: 
 def test_readme_markers_must_be_present_once_each() -> None:
     with pytest.raises(ValueError, match=r"README\.md must contain <!-- inputs:start -->"):
         gen.replace_between("no markers", gen.INPUTS_START, gen.INPUTS_END, "table")
+
+
+def test_a_release_image_is_pinned_by_digest_without_the_main_branch_exception() -> None:
+    digest = "docker://ghcr.io/acme/ml-artifactory-action@sha256:" + "0123456789abcdef" * 4
+
+    text = gen.render_action_yml(digest, gen.action_inputs(), OUTPUTS)
+
+    assert text.endswith(f"runs:\n  using: docker\n  image: {digest}\n")
+    assert "zizmor" not in text.split("runs:")[1]

@@ -1,0 +1,140 @@
+"""Rules every workflow and template keeps, checked statically on all of them at once."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.workflows.simulator import OUR_ACTION, OUR_WORKFLOW, ROOT, WorkflowSimulator, load
+
+REUSABLE = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+TEMPLATES = sorted((ROOT / "workflows").glob("*.yml"))
+ALL = REUSABLE + TEMPLATES
+ACTION_INPUTS = set(load(ROOT / "action.yml")["inputs"])
+PINNED = re.compile(r"^\s*(?:-\s+)?uses:\s+(?P<action>[\w.-]+/[\w./-]+)@(?P<ref>\S+)(?:\s+#\s*(?P<comment>\S+))?\s*$")
+PLACEHOLDER = re.compile(r"^your-org/ml-artifactory-action(/\.github/workflows/[\w.-]+\.yml)?@main$")
+PROMOTION_GROUP = "ml-promote-${{ github.repository }}-"
+
+
+def ids(paths: list[Path]) -> list[str]:
+    return [p.relative_to(ROOT).as_posix() for p in paths]
+
+
+def steps_of(spec: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [(name, step) for name, job in spec["jobs"].items() for step in job.get("steps", [])]
+
+
+def uses_lines(path: Path) -> list[re.Match[str]]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [m for line in lines if (m := PINNED.match(line)) and not line.lstrip().startswith("#")]
+
+
+@pytest.mark.parametrize("path", ALL, ids=ids(ALL))
+def test_third_party_actions_are_pinned_by_full_commit_hash_with_the_version_in_a_comment(path: Path) -> None:
+    for use in uses_lines(path):
+        reference = f"{use['action']}@{use['ref']}"
+        if OUR_ACTION.match(reference) or OUR_WORKFLOW.match(reference):
+            assert PLACEHOLDER.match(reference), f"{reference}: the release stamps only your-org/...@main"
+            continue
+        assert re.fullmatch(r"[0-9a-f]{40}", use["ref"]), f"{reference} is not pinned by commit hash"
+        assert re.fullmatch(r"v\d+\.\d+\.\d+", use["comment"] or ""), f"{reference}: no # vX.Y.Z"
+
+
+def test_each_third_party_action_is_pinned_to_one_commit_everywhere() -> None:
+    pins: dict[str, set[str]] = {}
+    for path in ALL:
+        for use in uses_lines(path):
+            if not use["action"].startswith("your-org/"):
+                pins.setdefault(use["action"], set()).add(f"{use['ref']} {use['comment']}")
+    assert pins
+    assert {action: refs for action, refs in pins.items() if len(refs) > 1} == {}
+
+
+@pytest.mark.parametrize("path", ALL, ids=ids(ALL))
+def test_permissions_start_from_nothing_and_each_job_asks_for_its_own(path: Path) -> None:
+    spec = load(path)
+
+    assert spec.get("permissions") == {}
+    for name, job in spec["jobs"].items():
+        assert "permissions" in job, f"job {name} inherits permissions instead of declaring them"
+        assert set(job["permissions"].values()) <= {"read", "write"}
+
+
+@pytest.mark.parametrize("path", ALL, ids=ids(ALL))
+def test_no_expression_is_expanded_inside_a_run_script(path: Path) -> None:
+    for job, step in steps_of(load(path)):
+        assert "${{" not in str(step.get("run", "")), f"{job}: pass the value through env: instead"
+
+
+@pytest.mark.parametrize("path", ALL, ids=ids(ALL))
+def test_checkouts_do_not_leave_the_token_in_the_workspace(path: Path) -> None:
+    for job, step in steps_of(load(path)):
+        if str(step.get("uses", "")).startswith("actions/checkout@"):
+            assert (step.get("with") or {}).get("persist-credentials") is False, job
+
+
+@pytest.mark.parametrize("path", ALL, ids=ids(ALL))
+def test_every_input_given_to_our_action_is_an_input_of_action_yml(path: Path) -> None:
+    steps = [(job, s) for job, s in steps_of(load(path)) if OUR_ACTION.match(str(s.get("uses", "")))]
+    for job, step in steps:
+        assert set(step.get("with") or {}) <= ACTION_INPUTS, f"{job}: {set(step['with']) - ACTION_INPUTS}"
+        assert "stages" in step["with"], f"{job}: say which stages run"
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=ids(TEMPLATES))
+def test_templates_call_our_reusable_workflows_with_declared_inputs_secrets_and_enough_permissions(
+    path: Path,
+) -> None:
+    spec = load(path)
+    for name, job in spec["jobs"].items():
+        match = OUR_WORKFLOW.match(job.get("uses", ""))
+        if not match:
+            continue
+        called = load(ROOT / ".github" / "workflows" / match["file"])
+        trigger = called["on"]["workflow_call"]
+        declared = trigger.get("inputs") or {}
+        assert set(job.get("with") or {}) <= set(declared), name
+        required = {n for n, meta in declared.items() if meta.get("required") and "default" not in meta}
+        assert required <= set(job.get("with") or {}), name
+        assert set(job.get("secrets") or {}) <= set(trigger.get("secrets") or {}), name
+        WorkflowSimulator._check_permissions(match["file"], called, job["permissions"])
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=ids(TEMPLATES))
+def test_templates_open_with_a_comment_saying_what_to_set(path: Path) -> None:
+    head = path.read_text(encoding="utf-8").split("\nname:")[0]
+
+    assert head.startswith("# Template: ")
+    assert "Copy it to .github/workflows/" in head
+    assert "then set:" in head
+    assert "your-org/ml-artifactory-action@main" in head
+
+
+def promotion_jobs() -> list[tuple[str, str, dict[str, Any]]]:
+    found = []
+    for path in REUSABLE:
+        for name, job in load(path)["jobs"].items():
+            if any(
+                "stages" in (s.get("with") or {}) and "promote" in s["with"]["stages"] for s in job.get("steps", [])
+            ):
+                found.append((path.name, name, job))
+    return found
+
+
+def test_production_promotions_and_rollbacks_share_one_concurrency_group_per_build_name() -> None:
+    jobs = {(file, name): job for file, name, job in promotion_jobs() if "environment" in job}
+
+    assert set(jobs) == {("ml-pipeline.yml", "promote"), ("promote.yml", "promote"), ("rollback.yml", "rollback")}
+    for key, job in jobs.items():
+        assert job["concurrency"]["group"].startswith(PROMOTION_GROUP), key
+        assert job["concurrency"]["cancel-in-progress"] is False, key
+
+
+def test_the_pipeline_promotes_to_production_only_from_the_default_branch_in_an_environment() -> None:
+    promote = load(ROOT / ".github" / "workflows" / "ml-pipeline.yml")["jobs"]["promote"]
+
+    assert promote["needs"] == "publish"
+    assert "github.ref == format('refs/heads/{0}', github.event.repository.default_branch)" in promote["if"]
+    assert promote["environment"]["name"] == "${{ inputs.production-environment }}"
