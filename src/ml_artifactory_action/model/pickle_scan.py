@@ -1,0 +1,110 @@
+"""Scan a stream that may hold pickles: plain pickle, joblib, legacy PyTorch, concatenated pickles.
+
+Decides whether the bytes are a pickle at all (text can look like protocol 0), walks every
+pickle a loader could read one after the other, and turns what was imported into findings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .byte_reader import ByteReader
+from .findings import Finding, unreadable
+from .pickle_engine import engine_globals
+from .pickle_policy import Allowlist, describe, hidden_import, severity
+from .pickle_walk import StreamWalk, walk_stream
+
+# torch.save's legacy format: five pickles (this magic number, the protocol version, system
+# info, the object, the storage keys), then raw storage bytes that no unpickler reads.
+TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+TORCH_LEGACY_PICKLES = 5
+MAX_STREAMS = 10_000  # concatenated pickles in one file
+
+
+@dataclass
+class PickleScan:
+    format: str
+    findings: list[Finding]
+
+
+def scan_pickles(reader: ByteReader, where: str, allowlist: Allowlist) -> PickleScan | None:
+    """The findings of every pickle from the reader's position on; None when it is not a pickle."""
+    first = walk_stream(reader)
+    try:
+        findings = _findings(first, where, allowlist)
+        if not _is_pickle(first, findings):
+            return None
+        walks, more = _following(reader, first, where, allowlist)
+        return PickleScan(_format(first, walks), findings + more)
+    finally:
+        first.close()
+
+
+def _following(
+    reader: ByteReader, first: StreamWalk, where: str, allowlist: Allowlist
+) -> tuple[list[StreamWalk], list[Finding]]:
+    legacy = first.complete and first.vm.result == TORCH_LEGACY_MAGIC
+    walks: list[StreamWalk] = [first]
+    findings: list[Finding] = []
+    while walks[-1].complete and not reader.at_eof() and (not legacy or len(walks) < TORCH_LEGACY_PICKLES):
+        if len(walks) >= MAX_STREAMS:
+            return walks, [*findings, unreadable(where, f"more than {MAX_STREAMS:,} pickles one after another")]
+        walk = walk_stream(reader)
+        more = _findings(walk, where, allowlist)
+        walk.close()
+        if not legacy and not _is_pickle(walk, more):
+            break  # trailing bytes that no unpickler would act on
+        walks.append(walk)
+        findings += more
+    return walks, findings
+
+
+def _is_pickle(walk: StreamWalk, findings: list[Finding]) -> bool:
+    """A protocol header or a STOP makes a pickle; without them only imports that would run count."""
+    if walk.protocol_header or walk.complete:
+        return True
+    return bool(walk.globals) and (walk.vm.calls > 0 or any(f.severity == "dangerous" for f in findings))
+
+
+def _format(first: StreamWalk, walks: list[StreamWalk]) -> str:
+    if first.complete and first.vm.result == TORCH_LEGACY_MAGIC:
+        return "pytorch-legacy"
+    return "joblib" if any(walk.arrays for walk in walks) else "pickle"
+
+
+def _findings(walk: StreamWalk, where: str, allowlist: Allowlist, *, probe: bool = False) -> list[Finding]:
+    here = f"{where} (pickle at byte {walk.start})" if walk.start else where
+    findings = _import_findings(walk, here, allowlist)
+    if walk.error and not probe:
+        findings.append(unreadable(here, f"the pickle cannot be read to its end ({walk.error})"))
+    for nested in walk.nested:
+        findings += _findings(nested, f"{here}, object array", allowlist)
+    for found in walk.probes:
+        findings += _probe_findings(
+            found.walk, found.undecided, f"{here}, array data at byte {found.offset}", allowlist
+        )
+    return findings
+
+
+def _probe_findings(walk: StreamWalk, undecided: bool, where: str, allowlist: Allowlist) -> list[Finding]:
+    """`pickle.load` reads joblib's array bytes as opcodes: they must not import anything either."""
+    if undecided:
+        return [unreadable(where, "the bytes after an array header parse as pickle opcodes past the window read")]
+    found = _findings(walk, f"{where}, as read by pickle.load", allowlist, probe=True)
+    return found if _is_pickle(walk, found) and walk.globals else []
+
+
+def _import_findings(walk: StreamWalk, where: str, allowlist: Allowlist) -> list[Finding]:
+    if not walk.globals:
+        return []
+    named = {(ref.module, ref.name): False for ref in walk.globals}
+    for found in engine_globals(walk.normalised, where):
+        named[(found.module, found.name)] = named.get((found.module, found.name), False) or found.dangerous
+    findings = []
+    for (module, name), dangerous in named.items():
+        level = severity(module, name, engine_dangerous=dangerous, allowlist=allowlist)
+        if level and "?" in (module, name):
+            findings.append(hidden_import(where))
+        elif level:
+            findings.append(describe(f"{module}.{name}", level, where))
+    return list(dict.fromkeys(findings))

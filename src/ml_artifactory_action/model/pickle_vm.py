@@ -1,0 +1,280 @@
+"""A lenient model of the unpickler's stack: which globals a pickle imports, what it calls.
+
+It builds no real object and imports nothing. Values are kept as plain data (numbers, strings,
+tuples, lists, dicts), `GlobalRef` for an imported name and `Instance` for what a call or a class
+would create. Where a real unpickler would stop on a semantic error (empty stack, missing memo
+entry) this model goes on with `UNKNOWN`, so it sees at least every global a real one would reach.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .pickle_args import UNKNOWN, PickleSyntaxError
+
+# Callables whose result is an instance of their first argument, not of themselves.
+_FACTORIES = frozenset({"copyreg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__"})
+_NOT_A_NAME = (int, float, bytes, tuple, list, dict, type(None))
+
+
+@dataclass(frozen=True)
+class GlobalRef:
+    """A `module`/`name` pair the loader would import; `?` where the pickle hides it."""
+
+    module: str
+    name: str
+
+    @property
+    def dotted(self) -> str:
+        return f"{self.module}.{self.name}"
+
+
+@dataclass(eq=False)
+class Instance:
+    """What a call or class instantiation would return; `attrs` collects the state BUILD sets."""
+
+    cls: str
+    init_args: tuple[object, ...] = ()
+    initialised: bool = False  # the class's __init__ ran (a call), not only __new__
+    attrs: dict[object, object] = field(default_factory=dict)
+    state: object = None  # the last state BUILD applied, as pickled
+    opaque_state: bool = False
+
+
+class PickleVM:
+    """Feed it opcodes with `step(name, arg)`; read `globals`, `calls` and `result` afterwards."""
+
+    def __init__(self) -> None:
+        self.stack: list[object] = []
+        self.metastack: list[list[object]] = []
+        self.memo: dict[object, object] = {}
+        self.globals: list[GlobalRef] = []
+        self.calls = 0
+        self.result: object = UNKNOWN
+        self._ops: dict[str, Callable[[object], object]] = _dispatch(self)
+
+    def step(self, name: str, arg: object) -> None:
+        self._ops.get(name, _ignore)(arg)
+
+    def top(self) -> object:
+        return self.stack[-1] if self.stack else UNKNOWN
+
+    def push(self, value: object) -> None:
+        self.stack.append(value)
+
+    def pop(self) -> object:
+        if self.stack:
+            return self.stack.pop()
+        return self.pop_mark() if self.metastack else UNKNOWN
+
+    def pop_mark(self) -> list[object]:
+        items, self.stack = self.stack, (self.metastack.pop() if self.metastack else [])
+        return items
+
+    def mark(self, _: object) -> None:
+        self.metastack.append(self.stack)
+        self.stack = []
+
+    def import_global(self, module: object, name: object) -> GlobalRef:
+        ref = GlobalRef(_name_or_unknown(module), _name_or_unknown(name))
+        self.globals.append(ref)
+        return ref
+
+    def call(self, func: object, args: tuple[object, ...]) -> Instance:
+        self.calls += 1
+        if isinstance(func, GlobalRef) and func.dotted in _FACTORIES and args and isinstance(args[0], GlobalRef):
+            return Instance(args[0].dotted)
+        return Instance(_class_name(func), args, initialised=True)
+
+    def build(self, _: object) -> None:
+        state, target = self.pop(), self.top()
+        if isinstance(target, Instance):
+            _set_state(target, state)
+
+
+def _ignore(_: object) -> None:
+    return None
+
+
+def _name_or_unknown(value: object) -> str:
+    return value if isinstance(value, str) else "?"
+
+
+def _class_name(value: object) -> str:
+    return value.dotted if isinstance(value, GlobalRef) else "?"
+
+
+def _as_tuple(value: object) -> tuple[object, ...]:
+    return tuple(value) if isinstance(value, tuple | list) else ()
+
+
+def _set_state(target: Instance, state: object) -> None:
+    target.state = state
+    parts = state if isinstance(state, tuple) and len(state) == 2 else (state, None)
+    for part in parts:
+        if isinstance(part, dict):
+            target.attrs.update(part)
+        elif part is not None:
+            target.opaque_state = True
+
+
+def _add_pairs(target: object, items: list[object]) -> None:
+    if isinstance(target, dict):
+        for key, value in zip(items[::2], items[1::2], strict=False):
+            _set_item(target, key, value)
+
+
+def _set_item(target: dict[object, object], key: object, value: object) -> None:
+    try:
+        target[key] = value
+    except TypeError:  # an unhashable key stops a real unpickler; the model keeps going
+        return
+
+
+def _stack_global(vm: PickleVM) -> None:
+    name, module = vm.pop(), vm.pop()
+    if isinstance(name, _NOT_A_NAME) or isinstance(module, _NOT_A_NAME):
+        raise PickleSyntaxError("STACK_GLOBAL on a value that is not a string")
+    vm.push(vm.import_global(module, name))
+
+
+def _inst(vm: PickleVM, arg: object) -> None:
+    module, name = arg if isinstance(arg, tuple) else (UNKNOWN, UNKNOWN)
+    ref = vm.import_global(module, name)
+    vm.push(_instantiate(vm, ref, vm.pop_mark()))
+
+
+def _obj(vm: PickleVM) -> None:
+    items = vm.pop_mark()
+    vm.push(_instantiate(vm, items[0] if items else UNKNOWN, items[1:]))
+
+
+def _instantiate(vm: PickleVM, cls: object, args: list[object]) -> Instance:
+    """INST and OBJ call the class with its arguments, or only `__new__` when there are none."""
+    instance = vm.call(cls, tuple(args))
+    instance.initialised = bool(args)
+    return instance
+
+
+def _newobj(vm: PickleVM, with_kwargs: bool) -> None:
+    if with_kwargs:
+        vm.pop()
+    vm.pop()
+    vm.calls += 1
+    vm.push(Instance(_class_name(vm.pop())))
+
+
+def _reduce(vm: PickleVM) -> None:
+    args = vm.pop()
+    vm.push(vm.call(vm.pop(), _as_tuple(args)))
+
+
+def _append(vm: PickleVM, items: list[object]) -> None:
+    target = vm.top()
+    if isinstance(target, list):
+        target.extend(items)
+
+
+def _put(vm: PickleVM, key: object) -> None:
+    vm.memo[key] = vm.top()
+
+
+def _dict_of(items: list[object]) -> dict[object, object]:
+    result: dict[object, object] = {}
+    _add_pairs(result, items)
+    return result
+
+
+def _tuple_of(vm: PickleVM, count: int) -> None:
+    items = [vm.pop() for _ in range(count)]
+    vm.push(tuple(reversed(items)))
+
+
+def _stop(vm: PickleVM) -> None:
+    vm.result = vm.pop()
+
+
+def _dispatch(vm: PickleVM) -> dict[str, Callable[[object], object]]:
+    push = vm.push
+    literal: dict[str, Callable[[object], object]] = {name: push for name in _LITERAL_OPS}
+    return literal | {
+        "NONE": lambda _: push(None),
+        "NEWTRUE": lambda _: push(True),
+        "NEWFALSE": lambda _: push(False),
+        "NEXT_BUFFER": lambda _: push(UNKNOWN),
+        "EMPTY_LIST": lambda _: push([]),
+        "EMPTY_SET": lambda _: push([]),
+        "EMPTY_TUPLE": lambda _: push(()),
+        "EMPTY_DICT": lambda _: push({}),
+        "APPEND": lambda _: _append(vm, [vm.pop()]),
+        "APPENDS": lambda _: _append(vm, vm.pop_mark()),
+        "ADDITEMS": lambda _: _append(vm, vm.pop_mark()),
+        "LIST": lambda _: push(vm.pop_mark()),
+        "TUPLE": lambda _: push(tuple(vm.pop_mark())),
+        "FROZENSET": lambda _: push(tuple(vm.pop_mark())),
+        "TUPLE1": lambda _: _tuple_of(vm, 1),
+        "TUPLE2": lambda _: _tuple_of(vm, 2),
+        "TUPLE3": lambda _: _tuple_of(vm, 3),
+        "DICT": lambda _: push(_dict_of(vm.pop_mark())),
+        "SETITEM": lambda _: _set_items(vm, _popped(vm, 2)),
+        "SETITEMS": lambda _: _set_items(vm, vm.pop_mark()),
+        "POP": lambda _: vm.pop(),
+        "DUP": lambda _: push(vm.top()),
+        "MARK": vm.mark,
+        "POP_MARK": lambda _: vm.pop_mark(),
+        "GET": lambda key: push(vm.memo.get(key, UNKNOWN)),
+        "BINGET": lambda key: push(vm.memo.get(key, UNKNOWN)),
+        "LONG_BINGET": lambda key: push(vm.memo.get(key, UNKNOWN)),
+        "PUT": lambda key: _put(vm, key),
+        "BINPUT": lambda key: _put(vm, key),
+        "LONG_BINPUT": lambda key: _put(vm, key),
+        "MEMOIZE": lambda _: _put(vm, len(vm.memo)),
+        "GLOBAL": lambda arg: push(vm.import_global(*(arg if isinstance(arg, tuple) else (UNKNOWN, UNKNOWN)))),
+        "STACK_GLOBAL": lambda _: _stack_global(vm),
+        "EXT1": lambda code: push(vm.import_global("copyreg._extension_registry", str(code))),
+        "EXT2": lambda code: push(vm.import_global("copyreg._extension_registry", str(code))),
+        "EXT4": lambda code: push(vm.import_global("copyreg._extension_registry", str(code))),
+        "REDUCE": lambda _: _reduce(vm),
+        "BUILD": vm.build,
+        "INST": lambda arg: _inst(vm, arg),
+        "OBJ": lambda _: _obj(vm),
+        "NEWOBJ": lambda _: _newobj(vm, with_kwargs=False),
+        "NEWOBJ_EX": lambda _: _newobj(vm, with_kwargs=True),
+        "PERSID": lambda pid: push(Instance("<persistent id>", (pid,))),
+        "BINPERSID": lambda _: push(Instance("<persistent id>", (vm.pop(),))),
+        "STOP": lambda _: _stop(vm),
+    }
+
+
+def _set_items(vm: PickleVM, items: list[object]) -> None:
+    _add_pairs(vm.top(), items)
+
+
+def _popped(vm: PickleVM, count: int) -> list[object]:
+    items = [vm.pop() for _ in range(count)]
+    return list(reversed(items))
+
+
+_LITERAL_OPS = [
+    "INT",
+    "BININT",
+    "BININT1",
+    "BININT2",
+    "LONG",
+    "LONG1",
+    "LONG4",
+    "STRING",
+    "BINSTRING",
+    "SHORT_BINSTRING",
+    "BINBYTES",
+    "SHORT_BINBYTES",
+    "BINBYTES8",
+    "BYTEARRAY8",
+    "UNICODE",
+    "SHORT_BINUNICODE",
+    "BINUNICODE",
+    "BINUNICODE8",
+    "FLOAT",
+    "BINFLOAT",
+]
