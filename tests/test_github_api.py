@@ -36,7 +36,9 @@ def test_the_comment_is_created_once_then_edited_in_place(github: FakeGitHub) ->
     assert ("PATCH", f"/api/v3/repos/{REPO}/issues/comments/{ours[0]['id']}") in github.requests
 
 
-def test_a_deployment_gets_a_success_status_and_is_found_again(github: FakeGitHub) -> None:
+def test_a_deployment_gets_a_success_status_is_reused_when_asked_and_recorded_anew_otherwise(
+    github: FakeGitHub,
+) -> None:
     kwargs = {
         "ref": "3f786850e387550fdab836ed7e6dc881de23001b",
         "environment": "production",
@@ -47,11 +49,14 @@ def test_a_deployment_gets_a_success_status_and_is_found_again(github: FakeGitHu
     }
 
     created = api(github).record_deployment(**kwargs)  # type: ignore[arg-type]
-    again = api(github).record_deployment(**kwargs)  # type: ignore[arg-type]
+    again = api(github).record_deployment(**kwargs, reuse=True)  # type: ignore[arg-type]
+    rollback = api(github).record_deployment(**kwargs)  # type: ignore[arg-type]
 
     assert created.created
     assert not again.created
     assert created.id == again.id
+    assert rollback.created
+    assert rollback.id != created.id
     deployment = github.deployments[created.id]
     assert deployment["request"] | {} == {
         "ref": kwargs["ref"],

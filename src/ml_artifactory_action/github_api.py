@@ -76,10 +76,16 @@ class GitHubAPI:
         payload: dict[str, Any],
         environment_url: str,
         log_url: str,
+        reuse: bool = False,
     ) -> Deployment:
-        """A deployment of `ref` to `environment` with a success status; reused if already recorded."""
+        """A deployment of `ref` to `environment` with a success status.
+
+        With `reuse` (nothing changed, e.g. a re-run) the newest deployment with the same payload is
+        returned instead, if there is one; a real change (a new promotion, a rollback) always records
+        a new deployment, so GitHub shows it as the active one.
+        """
         with _api_errors(f"recording a deployment to {environment} in {self.repository}"):
-            existing = self._find_deployment(ref, environment, payload)
+            existing = self._find_deployment(ref, environment, payload) if reuse else None
             if existing is not None:
                 return Deployment(existing, created=False)
             deployment = self._repo.create_deployment(

@@ -195,6 +195,7 @@ def _with_deployment(ctx: StageContext, result: PromoteResult, info: dict[str, o
             payload=payload,
             environment_url=result.build_url,
             log_url=settings.github.run_url,
+            reuse=not result.changed,
         )
     except GitHubAPIError as exc:
         ctx.runner.warning("GitHub deployment not recorded", f"{exc.message} {exc.fix}")

@@ -1,0 +1,61 @@
+"""resolve against the sandbox: the production model, a given build, or files by properties."""
+
+from __future__ import annotations
+
+from artifactory_sandbox.testing import SandboxHandle
+from tests.e2e.conftest import ActionHarness
+from tests.fakes.sandbox_client import SandboxClient
+
+STAGE = "ml-models-staging-local"
+FILES = {
+    "model.safetensors": b"\x08\x00\x00\x00\x00\x00\x00\x00{}      " + b"\x00" * 64,
+    "tokenizer/vocab.txt": b"a\nb\n",
+}
+
+
+def published_and_promoted(action: ActionHarness, sandbox: SandboxHandle) -> None:
+    client = SandboxClient(sandbox)
+    for name, content in FILES.items():
+        client.deploy(STAGE, f"fraud-model/7/{name}", content, **{"build.name": "fraud-model", "build.number": "7"})
+    # No github-token: this test is about the files, not the GitHub deployment.
+    result = action.run({"stages": "build-publish,promote", "github-token": ""}, env={"GITHUB_TOKEN": None})
+    assert result.returncode == 0, result.log
+
+
+def test_resolve_downloads_the_production_model_verified_and_only_once(
+    action: ActionHarness, sandbox: SandboxHandle
+) -> None:
+    published_and_promoted(action, sandbox)
+
+    first = action.run({"stages": "resolve", "download-dir": "serving/model"})
+    again = action.run({"stages": "resolve", "download-dir": "serving/model"})
+
+    assert first.returncode == again.returncode == 0
+    assert first.outputs == {"download-path": "serving/model", "resolved-build": "7"}
+    for name, content in FILES.items():
+        assert (action.workspace / "serving" / "model" / name).read_bytes() == content
+    assert "Downloaded 2 of 2 files" in first.stdout
+    assert "Downloaded 0 of 2 files" in again.stdout
+    assert "| tokenizer/vocab.txt | 4 B |" in first.summary
+    assert "already in place" in again.summary
+
+
+def test_resolve_by_properties_by_build_and_as_a_dry_run(action: ActionHarness, sandbox: SandboxHandle) -> None:
+    published_and_promoted(action, sandbox)
+
+    by_props = action.run({"stages": "resolve", "resolve-properties": "env=production", "download-dir": "p"})
+    by_build = action.run({"stages": "resolve", "resolve-build": "7", "download-dir": "b"})
+    dry = action.run({"stages": "resolve", "dry-run": "true", "download-dir": "d"})
+    missing = action.run({"stages": "resolve", "resolve-build": "8"})
+
+    assert by_props.returncode == by_build.returncode == dry.returncode == 0
+    assert (action.workspace / "p" / "model.safetensors").read_bytes() == FILES["model.safetensors"]
+    assert (action.workspace / "b" / "tokenizer" / "vocab.txt").read_bytes() == FILES["tokenizer/vocab.txt"]
+    assert not (action.workspace / "d").exists()
+    assert "Would download 2 of 2 files" in dry.stdout
+    assert missing.errors == [
+        (
+            "Model not found",
+            "Build fraud-model #8 has no files in ml-models-prod-local. Promote the build to target-repo first, or check resolve-build and build-name.",
+        )
+    ]
