@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from ml_artifactory_action.artifactory.search import StoredItem, known_files
 from ml_artifactory_action.errors import ActionError, ArtifactoryError, ConfigError, ModelFilesError, UnsafeModelError
 from ml_artifactory_action.model.checksums import sha256_file
 from ml_artifactory_action.model.files import ModelFile, detect_frameworks, select_files, target_of
+from ml_artifactory_action.model.findings import ScanReport
 from ml_artifactory_action.model.hash_cache import FileKey, HashCache
 from ml_artifactory_action.runner import Progress, Runner, human_size
 from ml_artifactory_action.settings import Settings, Stage
@@ -127,7 +128,6 @@ class FilePlan:
     at_target: StoredItem | None = None
     server_sizes: frozenset[int] = frozenset()
     server_sha256s: frozenset[str] = frozenset()
-    progress: Progress | None = field(default=None, repr=False)
 
     @property
     def may_be_on_server(self) -> bool:
@@ -190,7 +190,7 @@ def check_safety(files: Sequence[ModelFile], settings: Settings, runner: Runner)
     )
 
 
-def _describe(report: Any) -> str:
+def _describe(report: ScanReport) -> str:
     names = sorted({f.global_name for f in report.findings})
     if report.error and not names:
         return f"{report.path}: cannot be checked ({report.error})"
@@ -384,21 +384,32 @@ class Uploader:
 def _run_parallel(
     work: Callable[[FilePlan], UploadedArtifact], plans: list[FilePlan], workers: int, done: list[UploadedArtifact]
 ) -> None:
-    """Deploy every plan with at most `workers` threads (none for one file); stop at the first failure."""
+    """Deploy every plan with at most `workers` threads (none for one file); stop at the first failure.
+
+    `done` gathers each success as it happens, so that whatever stops the run (a failure, Ctrl-C)
+    leaves the caller a complete list of what to remove.
+    """
     if workers == 1 or len(plans) == 1:
         for plan in plans:
             done.append(_named(work, plan))
         return
     with ThreadPoolExecutor(max_workers=min(workers, len(plans)), thread_name_prefix="upload") as pool:
-        futures: list[Future[UploadedArtifact]] = [pool.submit(_named, work, plan) for plan in plans]
-        wait(futures, return_when=FIRST_EXCEPTION)
+        futures = [pool.submit(_named, work, plan) for plan in plans]
         for future in futures:
-            future.cancel()
-        wait(futures)
-    done += [f.result() for f in futures if not f.cancelled() and f.exception() is None]
+            future.add_done_callback(lambda f: done.append(f.result()) if _succeeded(f) else None)
+        try:
+            wait(futures, return_when=FIRST_EXCEPTION)
+        finally:
+            for future in futures:
+                future.cancel()
+            wait(futures)
     failures = [e for f in futures if not f.cancelled() and (e := f.exception()) is not None]
     if failures:
         raise _combined(failures)
+
+
+def _succeeded(future: Future[UploadedArtifact]) -> bool:
+    return not future.cancelled() and future.exception() is None
 
 
 def _named(work: Callable[[FilePlan], UploadedArtifact], plan: FilePlan) -> UploadedArtifact:
