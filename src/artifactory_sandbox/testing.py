@@ -72,14 +72,14 @@ def run_sandbox(data_dir: Path, **options: Any) -> Iterator[SandboxHandle]:
     options.setdefault("host", "127.0.0.1")
     server = create_server(SandboxConfig(data_dir=Path(data_dir), **options))
     thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": STOP_POLL_S}, name="sandbox",
+        target=server.serve_forever,
+        kwargs={"poll_interval": STOP_POLL_S},
+        name="sandbox",
         daemon=True,
     )
     thread.start()
     config = server.ctx.config
-    handle = SandboxHandle(
-        server.url, config.admin_token, config.read_only_token, Path(data_dir), server, thread
-    )
+    handle = SandboxHandle(server.url, config.admin_token, config.read_only_token, Path(data_dir), server, thread)
     try:
         yield handle
     finally:
@@ -116,9 +116,9 @@ class SandboxProcess:
     def command(self) -> list[str]:
         args = [sys.executable, "-m", "artifactory_sandbox", "--host", "127.0.0.1"]
         args += ["--port", str(self.port), "--data-dir", str(self.data_dir)]
-        args += ["--admin-token", self.admin_token]
+        args += [f"--admin-token={self.admin_token}"]  # "=" form: a token may start with "-"
         if self.read_only_token:
-            args += ["--read-only-token", self.read_only_token]
+            args += [f"--read-only-token={self.read_only_token}"]
         return args + self.extra_args
 
     def start(self) -> SandboxProcess:
