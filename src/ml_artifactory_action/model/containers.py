@@ -27,7 +27,7 @@ from picklescan.relaxed_zipfile import RelaxedZipFile
 from .limits import MAX_MEMBERS, Budget, LimitExceeded
 
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
-_JOBLIB_ZFILE_HEADER = 2 + 18  # "ZF" then the length as 18 hex characters
+_JOBLIB_ZFILE_HEADER = 2 + 19  # "ZF", then the length in hex padded to 19 characters (and maybe a space)
 _COPY_BLOCK = 1024 * 1024
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 
@@ -182,8 +182,9 @@ class _ZlibReader(io.RawIOBase):
 
     def __init__(self, stream: BinaryIO, skip: int) -> None:
         super().__init__()
-        stream.read(skip)
-        self._stream, self._inflate, self._input = stream, zlib.decompressobj(), b""
+        first = stream.read(skip + _COPY_BLOCK)[skip:]
+        self._stream, self._inflate = stream, zlib.decompressobj()
+        self._input = first.lstrip(b" ")  # a zlib stream never starts with a space; old joblib wrote one
 
     def readable(self) -> bool:
         return True

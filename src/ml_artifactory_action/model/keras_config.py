@@ -12,7 +12,8 @@ import json
 from .byte_reader import ByteReader
 from .findings import Finding, unreadable
 from .limits import MAX_JSON_BYTES
-from .pickle_policy import Allowlist, describe
+from .pickle_engine import is_denylisted
+from .pickle_policy import Allowlist, describe, severity
 
 SNIFF_JSON = 4096
 LAMBDA_CLASSES = frozenset({"Lambda", "TFOpLambda", "SlicingOpLambda", "__lambda__"})
@@ -88,9 +89,10 @@ def _node_findings(node: dict[str, object], where: str, allowlist: Allowlist) ->
     if not isinstance(module, str) or not isinstance(class_name, str):
         return []
     name = node.get("config") if class_name == "function" else class_name
-    if not isinstance(name, str) or _keras_owned(module) or allowlist.allows(module, name):
+    if not isinstance(name, str) or _keras_owned(module):
         return []
-    return [describe(f"{module}.{name}", "suspicious", f"{where} (Keras config)")]
+    level = severity(module, name, engine_dangerous=is_denylisted(module, name), allowlist=allowlist)
+    return [describe(f"{module}.{name}", level, f"{where} (Keras config)")] if level else []
 
 
 def _keras_owned(module: str) -> bool:

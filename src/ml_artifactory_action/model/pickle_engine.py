@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -27,3 +28,11 @@ def engine_globals(normalised: BinaryIO, label: str) -> list[EngineGlobal]:
     result = scanner.scan_pickle_bytes(normalised, label, multiple_pickles=False)
     found = {EngineGlobal(g.module, g.name, g.safety == scanner.SafetyLevel.Dangerous) for g in result.globals}
     return sorted(found, key=lambda g: (g.module, g.name))
+
+
+def is_denylisted(module: str, name: str) -> bool:
+    """Whether picklescan's denylist has `module.name`, asked with a one-import pickle."""
+    if "\n" in module or "\n" in name:
+        return True
+    probe = io.BytesIO(f"c{module}\n{name}\n.".encode())
+    return any(found.dangerous for found in engine_globals(probe, f"{module}.{name}"))
