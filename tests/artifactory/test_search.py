@@ -89,14 +89,15 @@ def test_known_files_asks_by_size_checksum_and_target_path_in_one_query(
     ]
 
 
-def test_many_files_are_asked_in_batches(
-    client: ArtifactoryClient, httpx_mock: HTTPXMock, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(search, "TERMS_PER_QUERY", 2)
+def test_many_files_are_asked_in_queries_artifactory_accepts(client: ArtifactoryClient, httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(url=AQL_URL, json={"results": []}, is_reusable=True)
-    known_files(client, sizes=[1, 2, 3], repo="r", paths=["a", "b"])
-    batches = [criteria_of(r.content) for r in httpx_mock.get_requests()]
-    assert [len(b["$or"]) for b in batches] == [2, 2, 1]  # type: ignore[index]
+    paths = [f"fraud-model/7/shards/model-{i:05d}-of-00300.safetensors" for i in range(300)]
+    known_files(client, sizes=range(10_000_000, 10_000_300), repo="models", paths=paths)
+    queries = [r.content for r in httpx_mock.get_requests()]
+    assert len(queries) > 1
+    assert all(len(q) <= search.MAX_QUERY_CHARS for q in queries)
+    terms = [term for q in queries for term in criteria_of(q)["$or"]]  # type: ignore[index]
+    assert len(terms) == 600
 
 
 def test_nothing_to_ask_sends_nothing(client: ArtifactoryClient) -> None:

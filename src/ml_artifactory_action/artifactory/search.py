@@ -7,7 +7,7 @@ Non-admin users must include `repo`, `path` and `name`, so every items query her
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,8 +17,9 @@ from ml_artifactory_action.errors import ArtifactoryError
 AQL_PATH = "api/search/aql"
 # What the upload needs to know about an item, to skip sending bytes it already has.
 ITEM_FIELDS = ("repo", "path", "name", "type", "size", "sha256", "actual_sha1", "actual_md5")
-# Criteria per query when asking about many files (keeps each query a few KB).
-TERMS_PER_QUERY = 200
+# Artifactory refuses longer queries by default (`aql.search.query.max.length`, 6000 characters);
+# many files are asked about in several queries, each kept under this.
+MAX_QUERY_CHARS = 5000
 
 
 def aql(client: ArtifactoryClient, query: str, *, action: str = "searching Artifactory (AQL)") -> list[dict[str, Any]]:
@@ -77,8 +78,8 @@ def known_files(
     repo: str = "",
     paths: Iterable[str] = (),
 ) -> list[StoredItem]:
-    """In one query (per TERMS_PER_QUERY criteria): the readable files with one of `sizes` or
-    `sha256s`, and whatever is at `repo`/`paths`.
+    """In one query (or more, each under MAX_QUERY_CHARS): the readable files with one of `sizes`
+    or `sha256s`, and whatever is at `repo`/`paths`.
 
     Sizes tell which local files the server may already hold (a size nobody has means the content
     is new); checksums tell which it does hold; paths tell what the target holds before we deploy.
@@ -87,11 +88,30 @@ def known_files(
     terms += [{"sha256": sha256} for sha256 in sorted(set(sha256s))]
     terms += [_at(repo, path) for path in sorted(set(paths))]
     found: list[StoredItem] = []
-    for start in range(0, len(terms), TERMS_PER_QUERY):
-        query = items_query({"type": "file", "$or": terms[start : start + TERMS_PER_QUERY]})
+    for query in _or_queries(terms):
         answer = aql(client, query, action="asking Artifactory which files it already holds")
         found += [StoredItem.from_aql(item) for item in answer]
     return found
+
+
+def _or_queries(terms: list[dict[str, Any]]) -> Iterator[str]:
+    """`items.find({"type":"file","$or":[...]})` queries over all terms, each short enough."""
+    empty = len(_or_query([]))
+    batch: list[dict[str, Any]] = []
+    length = empty
+    for term in terms:
+        size = len(json.dumps(term, separators=(",", ":"))) + 1  # and its comma
+        if batch and length + size > MAX_QUERY_CHARS:
+            yield _or_query(batch)
+            batch, length = [], empty
+        batch.append(term)
+        length += size
+    if batch:
+        yield _or_query(batch)
+
+
+def _or_query(terms: list[dict[str, Any]]) -> str:
+    return items_query({"type": "file", "$or": terms})
 
 
 def _at(repo: str, path: str) -> dict[str, Any]:
