@@ -1,0 +1,101 @@
+"""The allowlist, the caller's allowed globals, and what a user reads when a file is refused."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from tests.model.samples import PROTO2, STOP, call, glob, text, torch_state_dict, torch_zip
+
+from ml_artifactory_action.errors import UnsafeModelError
+from ml_artifactory_action.model.safety import raise_if_unsafe, scan_files, scan_path
+
+
+def _pickle(tmp_path: Path, module: str, name: str, filename: str = "m.pkl") -> Path:
+    path = tmp_path / filename
+    path.write_bytes(PROTO2 + call(glob(module, name), text("x")) + STOP)
+    return path
+
+
+def test_an_unknown_class_blocks_until_the_caller_allows_it(tmp_path: Path) -> None:
+    path = _pickle(tmp_path, "mypkg.models", "Net")
+
+    refused = scan_path(path)
+    allowed = scan_path(path, frozenset({"mypkg.models.Net"}))
+
+    assert [(f.global_name, f.severity) for f in refused.findings] == [("mypkg.models.Net", "suspicious")]
+    assert "add 'mypkg.models.Net' to the allowed-globals input" in refused.findings[0].detail
+    assert allowed.safe
+
+
+def test_a_module_wildcard_allows_the_module_and_its_submodules(tmp_path: Path) -> None:
+    assert scan_path(_pickle(tmp_path, "mypkg", "Net"), frozenset({"mypkg.*"})).safe
+    assert scan_path(_pickle(tmp_path, "mypkg.deep.er", "Net"), frozenset({"mypkg.*"})).safe
+    assert not scan_path(_pickle(tmp_path, "mypkgevil", "Net"), frozenset({"mypkg.*"})).safe
+
+
+def test_a_wildcard_does_not_reach_attributes_through_dotted_names(tmp_path: Path) -> None:
+    """Protocol 4 resolves 'os.system' inside mypkg's namespace: a wildcard must not cover that."""
+    report = scan_path(_pickle(tmp_path, "mypkg", "os.system"), frozenset({"mypkg.*"}))
+
+    assert [f.global_name for f in report.findings] == ["mypkg.os.system"]
+
+
+def test_a_denylisted_global_stays_refused_even_when_allowed(tmp_path: Path) -> None:
+    report = scan_path(_pickle(tmp_path, "os", "system"), frozenset({"os.system", "os.*"}))
+
+    assert [(f.global_name, f.severity) for f in report.findings] == [("os.system", "dangerous")]
+
+
+@pytest.mark.parametrize("entry", ["*", "Net", "my pkg.Net", "mypkg..Net", ""])
+def test_a_malformed_allowed_global_is_rejected_with_an_example(entry: str, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=re.escape("write 'module.Name' or 'module.*'")):
+        scan_path(_pickle(tmp_path, "a", "b"), frozenset({entry}))
+
+
+def test_findings_say_where_inside_an_archive(tmp_path: Path) -> None:
+    path = tmp_path / "model.pt"
+    path.write_bytes(torch_zip(PROTO2 + call(glob("os", "system"), text("id")) + STOP)(path))
+
+    (finding,) = scan_path(path).findings
+
+    assert finding.detail.startswith("model.pt:archive/data.pkl: loading it imports os.system")
+
+
+def test_scan_files_reports_each_file_in_order(tmp_path: Path) -> None:
+    safe = tmp_path / "a.pt"
+    safe.write_bytes(torch_zip(torch_state_dict())(safe))
+    unsafe = _pickle(tmp_path, "subprocess", "Popen", "b.pkl")
+
+    reports = scan_files([safe, unsafe])
+
+    assert [(r.path, r.format, r.safe) for r in reports] == [(safe, "pytorch-zip", True), (unsafe, "pickle", False)]
+
+
+def test_raise_if_unsafe_names_each_file_and_global(tmp_path: Path) -> None:
+    reports = scan_files([_pickle(tmp_path, "subprocess", "Popen", "b.pkl"), _pickle(tmp_path, "mypkg", "X", "c.pkl")])
+
+    with pytest.raises(UnsafeModelError) as raised:
+        raise_if_unsafe(reports)
+
+    assert raised.value.message.splitlines()[1:] == [
+        f"{tmp_path / 'b.pkl'} (pickle): subprocess.Popen (dangerous)",
+        f"{tmp_path / 'c.pkl'} (pickle): mypkg.X (suspicious)",
+    ]
+    assert "allowed-globals" in raised.value.fix
+
+
+def test_raise_if_unsafe_is_silent_for_safe_files(tmp_path: Path) -> None:
+    raise_if_unsafe(scan_files([_pickle(tmp_path, "collections", "OrderedDict")]))
+
+
+def test_a_missing_file_is_reported_not_raised(tmp_path: Path) -> None:
+    report = scan_path(tmp_path / "gone.pkl")
+
+    assert not report.safe
+    assert report.format == "unknown"
+    assert (
+        report.error
+        == "gone.pkl: the file cannot be read (No such file or directory); the scan fails closed on what it cannot read"
+    )
