@@ -163,6 +163,11 @@ def promote_section(result: PromoteResult) -> str:
 
 
 def resolve_section(result: ResolveResult) -> str:
+    if result.dry_run and not result.files:
+        return (
+            f"### Resolved model\n\nDry run: {cell(result.selected_by)} would be downloaded from `{result.repo}` "
+            f"to `{result.download_dir}` once promoted.\n"
+        )
     verb = "Would download" if result.dry_run else "Downloaded"
     fetched = [f for f in result.files if f.downloaded]
     lines = [

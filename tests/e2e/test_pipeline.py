@@ -176,3 +176,33 @@ def test_an_unsafe_model_uploaded_on_purpose_fails_the_scan_and_is_not_promoted(
     assert client.files(PROD) == []
     assert "promoted" not in result.outputs
     assert github.deployments == {}
+
+
+def test_a_dry_run_of_every_stage_only_reads(action: ActionHarness, sandbox: SandboxHandle, github: FakeGitHub) -> None:
+    workspace(action, {"accuracy": 0.94, "loss": 0.21})
+
+    result = pipeline(action, github, stages=STAGES + ",configure", **{"dry-run": "true", "hf-repo": STAGE})
+
+    assert result.returncode == 0, result.log
+    client = SandboxClient(sandbox)
+    writes = [
+        (r["method"], r["path"])
+        for r in client.requests()
+        if r["method"] not in ("GET", "HEAD") and r["path"] != "/artifactory/api/search/aql"
+    ]
+    assert writes == []
+    assert client.files(STAGE) == client.files(PROD) == []
+    assert client.runs("fraud-model") == []
+    assert github.deployments == {}
+    assert result.env_file == {}
+    assert not (action.workspace / "serving").exists()
+    assert result.outputs["scan-result"] == "skipped"
+    assert result.outputs["promoted"] == "false"
+    assert "## Model pipeline: fraud-model (dry run)" in result.summary
+    assert "Dry run: would publish build fraud-model #7" in result.stdout
+    assert "Dry run: would promote build fraud-model #7 to ml-models-prod-local once published." in result.stdout
+    assert "Dry run: would download build fraud-model #7 from ml-models-prod-local once promoted." in result.stdout
+    assert (
+        "Dry run: build fraud-model #7 would be downloaded from `ml-models-prod-local` to `serving` once promoted."
+        in result.summary
+    )

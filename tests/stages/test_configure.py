@@ -111,5 +111,8 @@ def test_a_dry_run_exports_nothing(tmp_path: Path) -> None:
     result = configure.run(ctx)
 
     assert exported(tmp_path) == {}
-    assert "Dry run: would set HF_TOKEN for later steps." in log_of(ctx)
+    assert (
+        "Dry run: would set HF_ENDPOINT, HF_TOKEN, HF_HUB_ETAG_TIMEOUT, HF_HUB_DOWNLOAD_TIMEOUT, HF_HUB_DISABLE_XET for later steps."
+        in log_of(ctx)
+    )
     assert result.dry_run

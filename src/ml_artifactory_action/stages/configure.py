@@ -71,13 +71,13 @@ def run(ctx: StageContext) -> ConfigureResult:
     if settings.hf_repo:
         hf_endpoint = f"{settings.artifactory_url}/api/huggingfaceml/{quote(settings.hf_repo)}"
         variables += hf_variables(hf_endpoint, token)
-    for variable in variables:
-        if settings.dry_run:
-            ctx.runner.info(f"Dry run: would set {variable.name} for later steps.")
-        else:
+    names = ", ".join(v.name for v in variables)
+    if settings.dry_run:
+        ctx.runner.info(f"Dry run: would set {names} for later steps.")
+    else:
+        for variable in variables:
             ctx.runner.export_env(variable.name, variable.value, secret=variable.secret)
-    if not settings.dry_run:
-        ctx.runner.info(f"Set {', '.join(v.name for v in variables)} for later steps.")
+        ctx.runner.info(f"Set {names} for later steps.")
     return ConfigureResult(tuple(variables), pypi_index, hf_endpoint, settings.dry_run)
 
 

@@ -18,6 +18,7 @@ from ml_artifactory_action.artifactory.models import Item, build_items, items_wi
 from ml_artifactory_action.artifactory.promotion import current_production, production_history
 from ml_artifactory_action.errors import ResolveError
 from ml_artifactory_action.runner import Progress, human_size
+from ml_artifactory_action.settings import Stage
 from ml_artifactory_action.stages.context import StageContext
 
 PROGRESS_MIN_SIZE = 64 << 20
@@ -48,6 +49,9 @@ class ResolveResult:
 
 def run(ctx: StageContext) -> ResolveResult:
     settings = ctx.settings
+    pending = _promoted_in_this_dry_run(ctx)
+    if pending:
+        return _would_resolve(ctx, pending)
     items, number, selected_by = select_items(ctx)
     root = common_folder(items)
     destination = _destination(ctx)
@@ -61,6 +65,24 @@ def run(ctx: StageContext) -> ResolveResult:
     ctx.runner.set_output("download-path", str(settings.download_dir))
     ctx.runner.set_output("resolved-build", number)
     return result
+
+
+def _promoted_in_this_dry_run(ctx: StageContext) -> str:
+    """The build a dry-run promotion of this run would have put in production ('' if none)."""
+    settings = ctx.settings
+    promoted = ctx.state.get(Stage.PROMOTE)
+    if not settings.dry_run or promoted is None or settings.resolve_build or settings.resolve_properties:
+        return ""
+    return str(promoted.build_number)
+
+
+def _would_resolve(ctx: StageContext, number: str) -> ResolveResult:
+    settings = ctx.settings
+    name = f"build {settings.effective_build_name} #{number}"
+    ctx.runner.info(f"Dry run: would download {name} from {settings.target_repo} once promoted.")
+    ctx.runner.set_output("download-path", str(settings.download_dir))
+    ctx.runner.set_output("resolved-build", number)
+    return ResolveResult(number, name, settings.target_repo, settings.download_dir, (), dry_run=True)
 
 
 def select_items(ctx: StageContext) -> tuple[list[Item], str, str]:
