@@ -4,10 +4,12 @@ import base64
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 from tests.e2e.conftest import parse_file_command
-from tests.fakes.jfrog import FakeJFrog, jfrog_error, jfrog_json, log_of, make_context
+from tests.fakes.jfrog import PLATFORM_URL, FakeJFrog, jfrog_error, jfrog_json, log_of, make_context
 
+from ml_artifactory_action.artifactory.client import ArtifactoryClient
 from ml_artifactory_action.errors import ConfigError
 from ml_artifactory_action.stages import configure
 
@@ -116,3 +118,46 @@ def test_a_dry_run_exports_nothing(tmp_path: Path) -> None:
         in log_of(ctx)
     )
     assert result.dry_run
+
+
+class OIDCLogin(httpx.Auth):
+    """Stands for the OIDC login: an auth that knows its current token and user."""
+
+    def __init__(self, token: str, username: str) -> None:
+        self.token, self.username = token, username
+
+
+def test_an_oidc_login_hands_its_current_token_to_later_steps(tmp_path: Path) -> None:
+    fake = repos(**{"hf-remote": "huggingfaceml"})
+    ctx = make_context(
+        tmp_path,
+        {"stages": "configure", "hf-repo": "hf-remote", "oidc-provider-name": "github"},
+        fake=fake,
+        env={"JF_ACCESS_TOKEN": ""},
+    )
+    ctx.client_factory = lambda: ArtifactoryClient(
+        PLATFORM_URL, httpx.Client(transport=fake.transport, auth=OIDCLogin("oidc-token-123", "ci"))
+    )
+
+    configure.run(ctx)
+
+    assert exported(tmp_path)["HF_TOKEN"] == "oidc-token-123"
+
+
+def test_an_auth_that_hides_its_token_is_refused_rather_than_configuring_anonymous_access(tmp_path: Path) -> None:
+    fake = repos(**{"hf-remote": "huggingfaceml"})
+    ctx = make_context(
+        tmp_path,
+        {"stages": "configure", "hf-repo": "hf-remote", "oidc-provider-name": "github"},
+        fake=fake,
+        env={"JF_ACCESS_TOKEN": ""},
+    )
+    ctx.client_factory = lambda: ArtifactoryClient(
+        PLATFORM_URL, httpx.Client(transport=fake.transport, auth=httpx.BasicAuth("u", "p"))
+    )
+
+    with pytest.raises(
+        ConfigError, match=r"^Input 'oidc-provider-name': the OIDC login does not expose its access token"
+    ):
+        configure.run(ctx)
+    assert exported(tmp_path) == {}

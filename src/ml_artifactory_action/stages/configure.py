@@ -109,10 +109,16 @@ def credentials(ctx: StageContext) -> tuple[str, str]:
         return settings.user or token_user(token), token
     if settings.user and settings.password is not None:
         return settings.user, settings.password.get_secret_value()
-    auth = ctx.client.http.auth if settings.oidc_provider_name else None
+    if not settings.oidc_provider_name:
+        return "", ""
+    auth = ctx.client.http.auth
     if isinstance(auth, TokenAuth):
         return auth.username or token_user(auth.token), auth.token
-    return "", ""
+    raise ConfigError(
+        "oidc-provider-name",
+        "the OIDC login does not expose its access token, so configure cannot hand it to later steps",
+        fix="Give the configure stage access-token (or user + password) instead of OIDC.",
+    )
 
 
 def token_user(token: str) -> str:
