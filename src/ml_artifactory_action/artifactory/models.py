@@ -7,7 +7,6 @@ same in the staging and the production repository.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -16,8 +15,8 @@ from typing import Any
 
 from ml_artifactory_action.artifactory.client import ArtifactoryClient
 from ml_artifactory_action.artifactory.properties import Properties
+from ml_artifactory_action.artifactory.search import aql, items_query
 
-AQL_PATH = "api/search/aql"
 ITEM_FIELDS = ("repo", "path", "name", "size", "sha256", "actual_sha1", "actual_md5", "created", "property")
 # Paths per AQL query when checking many exact paths (keeps each query a few KB).
 PATHS_PER_QUERY = 100
@@ -52,11 +51,7 @@ class Item:
 
 def find_items(client: ArtifactoryClient, criteria: Mapping[str, Any], *, action: str) -> list[Item]:
     """Files matching an AQL criteria object, with their checksums and properties."""
-    query = f"items.find({json.dumps({**criteria, 'type': 'file'})}).include({', '.join(map(json.dumps, ITEM_FIELDS))})"
-    response = client.request(
-        "POST", AQL_PATH, body=query.encode(), headers={"Content-Type": "text/plain"}, action=action
-    )
-    return [_item(row) for row in response.json().get("results", [])]
+    return [_item(row) for row in aql(client, items_query({**criteria, "type": "file"}, ITEM_FIELDS), action=action)]
 
 
 def _item(row: Mapping[str, Any]) -> Item:
