@@ -163,31 +163,55 @@ def _environment(ctx: StageContext) -> dict[str, str]:
 
 
 def _publish(ctx: StageContext, document: dict[str, Any], files: tuple[BuildArtifact, ...]) -> BuildPublishResult:
+    """Publish unless the same build (same files) is already there; a dry run only says what it would do."""
     settings = ctx.settings
-    name, number, project = document["name"], document["number"], settings.project
-    existing = get_build(ctx.client, name, number, project)
-    same = existing is not None and _checksums(existing) == {f.sha256 for f in files}
-    summary = f"build {name} #{number}: {len(files)} files, {len(document['modules'][0].get('dependencies', []))} dependencies"
-
-    def result(published: bool, started_ms: int | None) -> BuildPublishResult:
-        url = build_ui_url(settings.url, name, number, started_ms, project)
-        deps = len(document["modules"][0].get("dependencies", []))
-        return BuildPublishResult(name, number, url, files, deps, len(document.get("properties", {})), published, same)
-
-    if same and existing is not None:
+    name, number = document["name"], document["number"]
+    existing = get_build(ctx.client, name, number, settings.project)
+    if existing is not None and _checksums(existing) == {f.sha256 for f in files}:
         ctx.runner.info(f"Build {name} #{number} is already published with these files; nothing to do.")
-        return result(False, started_millis(existing))
+        return _result(ctx, document, files, started_millis(existing), published=False, already=True)
     if settings.dry_run:
-        ctx.runner.info(f"Dry run: would publish {summary}.")
-        return result(False, started_millis(document))
+        ctx.runner.info(f"Dry run: would publish {_describe(document)}.")
+        return _result(ctx, document, files, started_millis(document), published=False)
     if existing is not None:
         ctx.runner.warning(
             "Build number reused",
             f"Build {name} #{number} was already published with other files; Artifactory keeps both runs and later stages use the newest.",
         )
-    publish_build(ctx.client, document, project)
-    ctx.runner.info(f"Published {summary}.")
-    return result(True, started_millis(document))
+    publish_build(ctx.client, document, settings.project)
+    ctx.runner.info(f"Published {_describe(document)}.")
+    return _result(ctx, document, files, started_millis(document), published=True)
+
+
+def _dependency_count(document: dict[str, Any]) -> int:
+    return len(document["modules"][0].get("dependencies", []))
+
+
+def _describe(document: dict[str, Any]) -> str:
+    files = len(document["modules"][0]["artifacts"])
+    return f"build {document['name']} #{document['number']}: {files} files, {_dependency_count(document)} dependencies"
+
+
+def _result(
+    ctx: StageContext,
+    document: dict[str, Any],
+    files: tuple[BuildArtifact, ...],
+    started_ms: int | None,
+    *,
+    published: bool,
+    already: bool = False,
+) -> BuildPublishResult:
+    name, number, project = document["name"], document["number"], ctx.settings.project
+    return BuildPublishResult(
+        name=name,
+        number=number,
+        url=build_ui_url(ctx.settings.url, name, number, started_ms, project),
+        artifacts=files,
+        dependencies=_dependency_count(document),
+        env_variables=len(document.get("properties", {})),
+        published=published,
+        already_published=already,
+    )
 
 
 def _checksums(info: dict[str, Any]) -> set[str]:
