@@ -1,0 +1,144 @@
+"""Unsafe-model scanner: detection on the generated samples, throughput, peak memory.
+
+Run: .venv/bin/python benchmarks/bench_scanner.py [--quick]
+Detection is compared with picklescan alone (`scan_file_path`, counting a file caught when it
+reports a dangerous global or a scan error). Each throughput case runs in a fresh process so
+its peak RSS is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import subprocess
+import sys
+import tempfile
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.model.samples import BENIGN, MALICIOUS, Sample, safetensors  # noqa: E402
+
+from ml_artifactory_action.model.limits import MAX_PICKLE_OPS  # noqa: E402  after the path set-up
+from ml_artifactory_action.model.safety import scan_path  # noqa: E402
+
+MIB = 1024 * 1024
+
+
+def _picklescan_flags(path: Path) -> bool:
+    from picklescan.scanner import scan_file_path  # noqa: PLC0415  only the comparison needs it
+
+    try:
+        result = scan_file_path(str(path))
+    except Exception:  # picklescan raising counts as refusing the file
+        return True
+    return result.infected_files > 0 or result.scan_err
+
+
+def detection(folder: Path) -> None:
+    def made(samples: list[Sample], kind: str) -> list[Path]:
+        paths = []
+        for index, sample in enumerate(samples):
+            (folder / f"{kind}{index}").mkdir()
+            paths.append(sample.make(folder / f"{kind}{index}"))
+        return paths
+
+    bad, good = made(MALICIOUS, "m"), made(BENIGN, "b")
+    ours_caught = sum(not scan_path(path).safe for path in bad)
+    ours_passed = sum(scan_path(path).safe for path in good)
+    theirs_caught = sum(_picklescan_flags(path) for path in bad)
+    theirs_passed = sum(not _picklescan_flags(path) for path in good)
+    print(f"detection  ours:       malicious caught {ours_caught}/{len(bad)}, benign passed {ours_passed}/{len(good)}")
+    print(
+        f"detection  picklescan: malicious caught {theirs_caught}/{len(bad)}, benign passed {theirs_passed}/{len(good)}"
+    )
+    missed = [s.name for s, path in zip(MALICIOUS, bad, strict=True) if not _picklescan_flags(path)]
+    print(f"           picklescan alone misses: {', '.join(missed)}")
+
+
+# Runs in a fresh interpreter that imports only the scanner (~22 MiB), so its peak RSS is the scan's own.
+_CHILD = """
+import json, sys, time
+from pathlib import Path
+from ml_artifactory_action.model.safety import scan_path
+start = time.perf_counter()
+report = scan_path(Path(sys.argv[1]))
+seconds = time.perf_counter() - start
+# VmHWM, not ru_maxrss: the latter keeps the forking parent's high-water mark across exec.
+status = Path("/proc/self/status").read_text().splitlines()
+peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) * 1024
+print(json.dumps([seconds, peak, report.format, report.safe]))
+"""
+
+
+def throughput(label: str, path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", _CHILD, str(path)], capture_output=True, text=True, check=True)
+    seconds, peak, kind, safe = json.loads(done.stdout)
+    size = path.stat().st_size
+    print(
+        f"{label:<44} {size / MIB:8.1f} MiB  {seconds:7.3f} s  {size / MIB / max(seconds, 1e-9):9.1f} MiB/s  "
+        f"peak RSS {peak / MIB:7.1f} MiB  ({kind}, safe={safe})"
+    )
+
+
+def _write(path: Path, produce: Callable[[Path], None]) -> Path:
+    produce(path)
+    return path
+
+
+def cases(folder: Path, quick: bool) -> list[tuple[str, Path]]:
+    scale = 8 if quick else 1
+    arrays = {f"layer{i}": np.random.default_rng(i).normal(size=(1024, 1024)) for i in range(64 // scale)}
+    # Each holds one import, so picklescan reads it too (it is asked only when there are imports).
+    floats = [OrderedDict(), *(float(i) for i in range(2_000_000 // scale))]
+    near_cap = [OrderedDict(), *([None] * ((MAX_PICKLE_OPS - 15_000) // scale))]
+
+    def joblib_arrays(path: Path) -> None:
+        import joblib  # noqa: PLC0415  a dev dependency, only to write the file
+
+        joblib.dump(arrays, path)
+
+    def big_safetensors(path: Path) -> None:
+        with path.open("wb") as file:
+            file.write(safetensors(64))
+            block = np.random.default_rng(0).bytes(MIB)
+            for _ in range(1024 // scale):
+                file.write(block)
+
+    return [
+        (
+            "pickle of numpy arrays (protocol 4)",
+            _write(folder / "arrays.pkl", lambda p: p.write_bytes(pickle.dumps(arrays, 4))),
+        ),
+        ("joblib of numpy arrays", _write(folder / "arrays.joblib", joblib_arrays)),
+        (
+            "pickle of 2M floats (op-heavy)",
+            _write(folder / "floats.pkl", lambda p: p.write_bytes(pickle.dumps(floats, 4))),
+        ),
+        (
+            f"pickle just under the opcode cap ({MAX_PICKLE_OPS:,})",
+            _write(folder / "cap.pkl", lambda p: p.write_bytes(pickle.dumps(near_cap, 4))),
+        ),
+        ("1 GiB safetensors-like file", _write(folder / "big.safetensors", big_safetensors)),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller files, for a smoke run")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        detection(folder)
+        for label, path in cases(folder, args.quick):
+            throughput(label, path)
+
+
+if __name__ == "__main__":
+    main()
