@@ -65,13 +65,13 @@ def run(ctx: StageContext) -> PromoteResult:
     info = get_build(ctx.client, name, target.number, settings.project)
     url = build_ui_url(settings.url, name, target.number, started_millis(info) if info else None, settings.project)
     result = PromoteResult(
-        name,
-        target.number,
-        settings.target_repo,
-        settings.status,
-        False,
-        settings.dry_run,
-        target.rollback_of,
+        build_name=name,
+        build_number=target.number,
+        target_repo=settings.target_repo,
+        status=settings.status,
+        changed=False,
+        dry_run=settings.dry_run,
+        rollback_of=target.rollback_of,
         build_url=url,
     )
     if target.done:
