@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.conftest import FAKE_GITHUB_TOKEN, ActionHarness
-from tests.fakes.github_api import FakeGitHub, run_fake_github
-from tests.workflows.simulator import WorkflowSimulator
 
 from artifactory_sandbox.issuer import IssuerHandle, run_issuer
 from artifactory_sandbox.testing import SandboxHandle, run_sandbox
+from tests.e2e.conftest import FAKE_GITHUB_TOKEN, ActionHarness
+from tests.fakes.github_api import FakeGitHub, run_fake_github
+from tests.workflows.simulator import WorkflowSimulator
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "fraud-model"

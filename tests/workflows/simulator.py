@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from tests.e2e.conftest import ActionHarness, ActionResult, action_defaults, parse_file_command
-from tests.workflows.expressions import condition, interpolate, to_string
 
 from artifactory_sandbox.issuer import IssuerHandle
+from tests.e2e.conftest import ActionHarness, ActionResult, action_defaults, parse_file_command
+from tests.workflows.expressions import condition, interpolate, to_string
 
 ROOT = Path(__file__).resolve().parents[2]
 OUR_ACTION = re.compile(r"^[\w.-]+/ml-artifactory-action@\S+$")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from tests.workflows.expressions import ExpressionError, condition, evaluate, interpolate
 
 CONTEXTS: dict[str, Any] = {

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from tests.e2e.conftest import parse_file_command
 from tests.workflows.simulator import OUR_ACTION, OUR_WORKFLOW, ROOT, load
 

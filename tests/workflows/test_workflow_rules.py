@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.workflows.simulator import OUR_ACTION, OUR_WORKFLOW, ROOT, WorkflowSimulator, load
 
 REUSABLE = sorted((ROOT / ".github" / "workflows").glob("*.yml"))

@@ -1,0 +1,159 @@
+"""The reusable ML pipeline, run job by job as the runner would, against the sandbox with OIDC."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tests.workflows.conftest import PROVIDER, Platform
+from tests.workflows.simulator import ROOT, WorkflowError, WorkflowSimulator
+
+PIPELINE = ROOT / ".github" / "workflows" / "ml-pipeline.yml"
+TEMPLATE = ROOT / "workflows" / "train-and-publish.yml"
+GRANTED = {"contents": "read", "id-token": "write", "deployments": "write"}
+
+
+def pipeline_inputs(platform: Platform, **overrides: Any) -> dict[str, Any]:
+    return {
+        "train-command": "python train.py --out model --metrics metrics.json",
+        "requirements-file": "requirements.txt",
+        "model-path": "model/",
+        "thresholds": "accuracy >= 0.90\nf1 >= 0.85",
+        "jfrog-url": platform.sandbox.url,
+        "oidc-provider-name": PROVIDER,
+    } | overrides
+
+
+def aql(platform: Platform, query: str) -> list[dict[str, Any]]:
+    response = httpx.post(
+        f"{platform.sandbox.artifactory_url}/api/search/aql",
+        content=query,
+        headers={"Authorization": f"Bearer {platform.sandbox.admin_token}", "Content-Type": "text/plain"},
+    )
+    response.raise_for_status()
+    return list(response.json()["results"])
+
+
+def models_in(platform: Platform, repo: str) -> dict[str, str]:
+    """path/name -> sha256 of every model.safetensors in the repository."""
+    found = aql(platform, f'items.find({{"repo":"{repo}","name":"model.safetensors"}}).include("path","name","sha256")')
+    return {f"{item['path']}/{item['name']}": item["sha256"] for item in found}
+
+
+def build_statuses(platform: Platform, name: str, number: str) -> list[str]:
+    response = httpx.get(
+        f"{platform.sandbox.artifactory_url}/api/build/{name}/{number}",
+        headers={"Authorization": f"Bearer {platform.sandbox.admin_token}"},
+    )
+    response.raise_for_status()
+    return [s["status"] for s in response.json()["buildInfo"].get("statuses", [])]
+
+
+def trained_sha256(simulator: WorkflowSimulator) -> str:
+    return hashlib.sha256((simulator.artifacts / "ml-model" / "model" / "model.safetensors").read_bytes()).hexdigest()
+
+
+def test_on_the_default_branch_it_trains_publishes_scans_stages_and_promotes(simulate: Any, platform: Platform) -> None:
+    simulator = simulate()
+
+    run = simulator.call(PIPELINE, pipeline_inputs(platform), {}, GRANTED)
+
+    assert {name: job.result for name, job in run.jobs.items()} == {
+        "train": "success",
+        "publish": "success",
+        "promote": "success",
+    }
+    assert run.outputs["build-name"] == "fraud-model"
+    assert run.outputs["build-number"] == "7"
+    assert run.outputs["scan-result"] == "pass"
+    assert run.outputs["promoted"] == "true"
+    assert run.outputs["model-url"].startswith(f"{platform.sandbox.artifactory_url}/ml-models-dev-local/fraud-model/7")
+    sha256 = trained_sha256(simulator)
+    for repo in ("ml-models-dev-local", "ml-models-staging-local", "ml-models-prod-local"):
+        assert list(models_in(platform, repo).values()) == [sha256], repo
+    assert build_statuses(platform, "fraud-model", "7") == ["Staging", "Production"]
+    promote = run.jobs["promote"]
+    assert promote.environment == "production"
+    assert promote.concurrency == "ml-promote-acme/fraud-model-fraud-model"
+    environments = [d["environment"] for d in platform.github.deployments.values()]
+    assert environments == ["staging", "production"]
+
+
+def test_on_another_branch_it_publishes_to_staging_with_the_training_paths_but_does_not_promote(
+    simulate: Any, platform: Platform
+) -> None:
+    simulator = simulate(ref="refs/heads/feature/new-features")
+
+    run = simulator.call(PIPELINE, pipeline_inputs(platform), {}, GRANTED)
+
+    assert run.jobs["publish"].result == "success"
+    artifact = simulator.artifacts / "ml-model"
+    stored = sorted(p.relative_to(artifact).as_posix() for p in artifact.rglob("*") if p.is_file())
+    assert stored == ["metrics.json", "ml-pipeline-run.json", "model/config.json", "model/model.safetensors"]
+    assert run.jobs["promote"].result == "skipped"
+    assert run.outputs["promoted"] == ""
+    assert len(models_in(platform, "ml-models-staging-local")) == 1
+    assert models_in(platform, "ml-models-prod-local") == {}
+
+
+def test_a_failed_gate_stops_the_pipeline_before_anything_is_uploaded(simulate: Any, platform: Platform) -> None:
+    run = simulate().call(PIPELINE, pipeline_inputs(platform, thresholds="accuracy >= 0.99"), {}, GRANTED)
+
+    publish = run.jobs["publish"]
+    assert (publish.result, run.jobs["promote"].result) == ("failure", "skipped")
+    assert [title for title, _ in publish.actions[0].errors] == ["Quality gate failed"]
+    assert models_in(platform, "ml-models-dev-local") == {}
+
+
+def test_an_access_token_secret_works_instead_of_oidc(simulate: Any, platform: Platform) -> None:
+    inputs = pipeline_inputs(platform, promote=False) | {"oidc-provider-name": "", "jfrog-url": ""}
+    secrets = {"JF_ACCESS_TOKEN": platform.sandbox.admin_token, "JF_URL": platform.sandbox.url}
+
+    run = simulate().call(PIPELINE, inputs, secrets, GRANTED)
+
+    assert run.jobs["publish"].result == "success"
+    assert run.outputs["scan-result"] == "pass"
+
+
+def test_the_template_runs_the_pipeline_as_written_with_only_the_url_replaced(
+    simulate: Any, platform: Platform
+) -> None:
+    runs = simulate().caller(TEMPLATE, overrides={"jfrog-url": platform.sandbox.url})
+
+    run = runs["pipeline"]
+    assert {name: job.result for name, job in run.jobs.items()} == {
+        "train": "success",
+        "publish": "success",
+        "promote": "success",
+    }
+    assert len(models_in(platform, "ml-models-prod-local")) == 1
+
+
+def test_a_caller_that_does_not_grant_id_token_write_is_refused(simulate: Any, platform: Platform) -> None:
+    with pytest.raises(
+        WorkflowError, match="job 'publish' asks for id-token: write but the caller grants id-token: none"
+    ):
+        simulate().call(PIPELINE, pipeline_inputs(platform), {}, {"contents": "read", "deployments": "write"})
+
+
+def test_a_wrong_input_name_in_the_workflow_fails_before_anything_runs(
+    simulate: Any, platform: Platform, tmp_path: Path
+) -> None:
+    broken = tmp_path / "ml-pipeline.yml"
+    broken.write_text(PIPELINE.read_text(encoding="utf-8").replace("          model-path:", "          model-paths:"))
+
+    with pytest.raises(WorkflowError, match=r"\['model-paths'\] are not inputs of action.yml"):
+        simulate().call(broken, pipeline_inputs(platform), {}, GRANTED)
+
+
+def test_every_input_the_template_passes_is_declared_by_the_pipeline() -> None:
+    declared = yaml.safe_load(PIPELINE.read_text(encoding="utf-8"))[True]["workflow_call"]["inputs"]
+    given = yaml.safe_load(TEMPLATE.read_text(encoding="utf-8"))["jobs"]["pipeline"]["with"]
+
+    assert set(given) <= set(declared)
+    assert {name for name, meta in declared.items() if meta.get("required")} <= set(given)
