@@ -206,3 +206,36 @@ def test_a_dry_run_of_every_stage_only_reads(action: ActionHarness, sandbox: San
         "Dry run: build fraud-model #7 would be downloaded from `ml-models-prod-local` to `serving` once promoted."
         in result.summary
     )
+
+
+def test_a_vulnerable_dependency_is_listed_and_fail_on_violations_false_lets_the_promotion_go_on(
+    action: ActionHarness, sandbox: SandboxHandle, github: FakeGitHub
+) -> None:
+    SandboxClient(sandbox).deploy(
+        STAGE,
+        "fraud-model/7/model.safetensors",
+        MODEL["model.safetensors"],
+        **{"build.name": "fraud-model", "build.number": "7"},
+    )
+    (action.workspace / "requirements.txt").write_text("torch==2.5.1\n")
+    inputs = {
+        "stages": "build-publish,scan,promote",
+        "dependencies-file": "requirements.txt",
+        "fail-on-violations": "false",
+    }
+
+    result = action.run(inputs, env={"GITHUB_API_URL": github.url})
+
+    assert result.returncode == 0, result.log
+    assert result.outputs["scan-result"] == "fail"
+    violations = json.loads(result.outputs["violations"])
+    torch = next(v for v in violations if "CVE-2025-32434" in v["cves"])
+    assert torch["severity"] == "Critical"
+    assert [(c["id"], c["fixed_versions"]) for c in torch["components"]] == [("pypi://torch:2.5.1", ["[2.6.0]"])]
+    assert "### :x: Xray scan fails the build" in result.summary
+    assert (
+        "CVE-2025-32434: PyTorch: torch.load with weights_only=True leads to remote code execution | pypi://torch:2.5.1 | [2.6.0] |"
+        in result.summary
+    )
+    assert [title for level, title, _ in result.annotations if level == "warning"] == ["Xray policy violations"]
+    assert result.outputs["promoted"] == "true"
