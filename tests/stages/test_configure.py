@@ -161,3 +161,11 @@ def test_an_auth_that_hides_its_token_is_refused_rather_than_configuring_anonymo
     ):
         configure.run(ctx)
     assert exported(tmp_path) == {}
+
+
+def test_the_token_user_comes_from_the_jwt_subject_or_stays_empty() -> None:
+    assert configure.token_user(jwt("jfac@01abc/users/ci-bot")) == "ci-bot"
+    assert configure.token_user(jwt("jfrt@01abc/users/admin")) == "admin"
+    assert configure.token_user("cmVmdGtuOjAxOjE3MDAwMDAwMDA6opaque") == ""
+    [index, *_] = configure.pip_variables("https://acme.jfrog.io/artifactory/api/pypi/p/simple", "", "opaque-token")
+    assert index.value == "https://:opaque-token@acme.jfrog.io/artifactory/api/pypi/p/simple"

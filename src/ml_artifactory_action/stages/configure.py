@@ -28,7 +28,9 @@ HF_SETTINGS = {
     "HF_HUB_DISABLE_XET": "1",
 }
 EXPECTED_TYPES = {"pypi-repo": "pypi", "hf-repo": "huggingfaceml"}
-ANONYMOUS_USER = "anonymous"
+# Artifactory takes an access token as the password of basic auth with the token's own user, or
+# with an empty user name (JFrog's and uv's guides); the user is known only from a JWT's `sub`.
+UNKNOWN_TOKEN_USER = ""
 
 
 @runtime_checkable
@@ -126,7 +128,7 @@ def token_user(token: str) -> str:
     subject = str(jwt_claims(token).get("sub", ""))
     if subject.startswith("jfrt@") or "/users/" in subject:
         return subject.rpartition("/")[2]
-    return subject or ANONYMOUS_USER
+    return subject or UNKNOWN_TOKEN_USER
 
 
 def pip_variables(index: str, user: str, token: str) -> list[Variable]:
