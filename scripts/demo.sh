@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BIN=$ROOT/.venv/bin
-OUT=$ROOT/demo-out
+OUT=${DEMO_OUT:-$ROOT/demo-out}  # DEMO_OUT: elsewhere (the tests use a temporary folder)
 WORKSPACE=$OUT/workspace
 EXAMPLE=$ROOT/examples/fraud-model
 
@@ -40,7 +40,7 @@ status=0
   export JF_URL="$URL" JF_ACCESS_TOKEN="$TOKEN"
   export GITHUB_WORKSPACE="$WORKSPACE" GITHUB_STEP_SUMMARY="$OUT/summary.md" GITHUB_OUTPUT="$OUT/outputs.txt"
   export GITHUB_ENV="$OUT/env.txt"
-  export GITHUB_REPOSITORY=example/fraud-model GITHUB_RUN_NUMBER=1 GITHUB_RUN_ID=1
+  export GITHUB_REPOSITORY=example/fraud-model GITHUB_RUN_NUMBER=1
   GITHUB_SHA=$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo "")
   export GITHUB_SHA GITHUB_REF_NAME=main GITHUB_REF=refs/heads/main
   "$BIN/ml-artifactory" run --stages gate,upload,build-publish,scan,promote,resolve \
@@ -57,7 +57,15 @@ echo "== the report (GITHUB_STEP_SUMMARY)"
 cat "$OUT/summary.md"
 echo
 echo "== outputs (GITHUB_OUTPUT)"
-cat "$OUT/outputs.txt"
+"$BIN/python" - "$OUT/outputs.txt" <<'PY'
+import sys
+
+lines = iter(open(sys.argv[1], encoding="utf-8").read().splitlines())
+for line in lines:
+    name, _, delimiter = line.partition("<<")
+    value = "\n".join(iter(lambda: next(lines), delimiter))
+    print(f"{name:20} {value if len(value) <= 100 else value[:97] + '...'}")
+PY
 if [ "$status" -ne 0 ]; then
   echo "demo: the pipeline failed (exit $status); see the report above" >&2
   exit "$status"
@@ -67,4 +75,4 @@ echo
 echo "== scoring with the model resolved from production"
 "$BIN/python" "$EXAMPLE/predict.py" "$WORKSPACE/resolved"
 echo
-echo "demo: done. Everything is in demo-out/."
+echo "demo: done. Everything is in ${OUT#"$ROOT"/}/."
