@@ -105,3 +105,22 @@ def test_secrets_are_masked_before_the_first_line_and_never_printed(tmp_path: Pa
     assert code == 1
     assert log.splitlines()[0] == f"::add-mask::{token}"
     assert token not in "\n".join(log.splitlines()[1:]) + summary
+
+
+def test_a_broken_report_still_leaves_the_error_and_its_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(ctx: object, error: object) -> None:
+        raise KeyError("section")
+
+    monkeypatch.setattr(entrypoint.report, "publish", broken)
+    env = {"INPUT_STAGES": "gate", "INPUT_METRICS-FILE": metrics(tmp_path, 0.95), "INPUT_THRESHOLDS": "accuracy >= 0.9"}
+
+    code, log, outputs, summary = run(tmp_path, env)
+
+    assert code == 1
+    [(level, title, message), (w_level, w_title, w_message)] = parse_annotations(log)
+    assert (level, title) == ("error", "Internal error")
+    assert "KeyError: 'section'" in message
+    assert (w_level, w_title) == ("warning", "Report not written")
+    assert "KeyError" in w_message
+    assert outputs["gate-passed"] == "true"
+    assert summary.startswith("### :x: Internal error")

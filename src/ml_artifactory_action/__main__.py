@@ -45,6 +45,7 @@ def main(
         ctx = StageContext(settings, runner, RunState(), transport=transport)
         ctx.client_factory = lambda: make_client(settings, runner, transport)
         run_stages(ctx)
+        finish(ctx)
     except ActionError as error:
         fail(runner, error, ctx)
         return 1
@@ -55,7 +56,6 @@ def main(
             ctx,
         )
         return 1
-    finish(ctx)
     return 0
 
 
@@ -70,9 +70,13 @@ def fail(runner: Runner, error: ActionError, ctx: StageContext | None) -> None:
     """One annotation, one summary section with the fix, after the report of what did finish."""
     message = f"{error.message.rstrip('.')}. {error.fix}" if error.fix else error.message
     runner.error(error.title, message)
-    if ctx is not None:
+    if ctx is None:
+        runner.add_summary(report.failure_section(error))
+        return
+    try:
         report.publish(ctx, error)
-    else:
+    except Exception:  # a broken report must not hide the error it was reporting
+        runner.warning("Report not written", f"Writing the report failed:\n{traceback.format_exc()}")
         runner.add_summary(report.failure_section(error))
 
 
