@@ -95,3 +95,13 @@ def test_an_unreachable_api_is_a_github_api_error() -> None:
         url = github.url
     with pytest.raises(GitHubAPIError, match=r"GitHub could not be reached while commenting"):
         GitHubAPI(TOKEN, url, REPO).upsert_comment(1, "x", MARKER)
+
+
+def test_an_answer_pygithub_cannot_read_is_a_github_api_error(github: FakeGitHub) -> None:
+    github.add_comment(REPO, 5, "x")["body"] = 123
+
+    with pytest.raises(
+        GitHubAPIError,
+        match=r"GitHub's answer while commenting on pull request #5 of acme/fraud-model could not be read: 123",
+    ):
+        api(github).upsert_comment(5, "report", MARKER)

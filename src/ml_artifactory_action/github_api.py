@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from github import Auth, Github, GithubException, GithubRetry
+from github import Auth, BadAttributeException, Github, GithubException, GithubRetry
 
 from ml_artifactory_action.errors import GitHubAPIError
 from ml_artifactory_action.settings import Settings
@@ -122,5 +122,9 @@ def _api_errors(doing: str) -> Iterator[None]:
         message = exc.message or (exc.data.get("message") if isinstance(exc.data, dict) else None) or str(exc.data)
         fix = PERMISSION_FIX if exc.status in (401, 403, 404) else "Retry the run; GitHub's API may be unavailable."
         raise GitHubAPIError(f"GitHub refused {doing} ({exc.status}): {message}", fix=fix) from None
+    except BadAttributeException as exc:  # an answer PyGithub cannot read (a proxy's page, an old GHES)
+        raise GitHubAPIError(
+            f"GitHub's answer while {doing} could not be read: {exc.actual_value!r}", fix="Check GITHUB_API_URL."
+        ) from None
     except OSError as exc:  # requests' errors (connection, timeout) derive from OSError
         raise GitHubAPIError(f"GitHub could not be reached while {doing}: {exc}", fix="Check GITHUB_API_URL.") from None
