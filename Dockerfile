@@ -8,8 +8,8 @@
 
 FROM python:3.12-slim AS wheel
 ENV PIP_ROOT_USER_ACTION=ignore
-RUN --mount=type=bind,source=requirements/build.txt,target=/tmp/build.txt \
-    python -m pip install --no-cache-dir --disable-pip-version-check --require-hashes -r /tmp/build.txt
+COPY requirements/build.txt /tmp/build.txt
+RUN python -m pip install --no-cache-dir --disable-pip-version-check --require-hashes -r /tmp/build.txt
 COPY pyproject.toml README.md /src/
 COPY src /src/src
 RUN python -m pip wheel --no-cache-dir --disable-pip-version-check --no-deps --no-build-isolation \
@@ -23,10 +23,12 @@ ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore
-RUN --mount=type=bind,source=requirements/action.txt,target=/tmp/action.txt \
-    python -m pip install --no-cache-dir --require-hashes -r /tmp/action.txt
-RUN --mount=type=bind,from=wheel,source=/wheels,target=/tmp/wheels \
-    python -m pip install --no-cache-dir --no-deps /tmp/wheels/*.whl
+# COPY, not RUN --mount: podman's build cache ignores what a bind mount holds, and would keep an
+# image of stale code or dependencies. The copies are a few kilobytes.
+COPY requirements/action.txt /tmp/action.txt
+RUN python -m pip install --no-cache-dir --require-hashes -r /tmp/action.txt && rm /tmp/action.txt
+COPY --from=wheel /wheels /tmp/wheels
+RUN python -m pip install --no-cache-dir --no-deps /tmp/wheels/*.whl && rm -r /tmp/wheels
 # -P: do not put the working directory (the user's workspace) first on sys.path, so a file or
 # folder there named like one of our modules can never replace it.
 ENTRYPOINT ["/usr/local/bin/python", "-P", "-m", "ml_artifactory_action"]

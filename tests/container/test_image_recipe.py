@@ -109,4 +109,4 @@ def test_the_build_context_holds_only_what_the_image_is_built_from() -> None:
     allowed = {rule[1:].rstrip("/") for rule in rules if rule.startswith("!")}
     assert allowed == {"pyproject.toml", "README.md", "requirements/action.txt", "requirements/build.txt", "src"}
     copied = set(re.findall(r"^COPY (?!--from)(.+) \S+$", DOCKERFILE, re.MULTILINE))
-    assert copied == {"pyproject.toml README.md", "src"}
+    assert copied == {"pyproject.toml README.md", "src", "requirements/build.txt", "requirements/action.txt"}
