@@ -23,10 +23,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.model.samples import BENIGN, MALICIOUS, Sample, safetensors  # noqa: E402
+from tests.model.samples import BENIGN, MALICIOUS, Sample, safetensors  # noqa: E402  after the path set-up
 
 from ml_artifactory_action.model.limits import MAX_PICKLE_OPS  # noqa: E402  after the path set-up
-from ml_artifactory_action.model.safety import scan_path  # noqa: E402
+from ml_artifactory_action.model.safety import scan_path  # noqa: E402  after the path set-up
 
 MIB = 1024 * 1024
 
