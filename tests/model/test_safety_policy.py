@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -99,3 +100,25 @@ def test_a_missing_file_is_reported_not_raised(tmp_path: Path) -> None:
         report.error
         == "gone.pkl: the file cannot be read (No such file or directory); the scan fails closed on what it cannot read"
     )
+
+
+@pytest.mark.parametrize(
+    ("module", "class_name", "refused"),
+    [
+        ("keras.src.models.functional", "Functional", False),
+        ("keras.losses", "function", False),
+        ("keras", "DTypePolicy", False),
+        ("keras.layersevil", "Dense", True),
+        ("keras.saving", "function", True),
+        ("mypkg.layers", "Custom", True),
+    ],
+)
+def test_keras_config_modules_outside_keras_layers_block(
+    module: str, class_name: str, refused: bool, tmp_path: Path
+) -> None:
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps({"module": module, "class_name": class_name, "config": "mean_squared_error"}))
+
+    report = scan_path(path)
+
+    assert (report.format, report.safe) == ("text", not refused)

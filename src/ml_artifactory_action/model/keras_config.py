@@ -21,7 +21,16 @@ LAMBDA_CLASSES = frozenset({"Lambda", "TFOpLambda", "SlicingOpLambda", "__lambda
 # keras.saving are left out on purpose (downloads, unsafe-deserialisation switches).
 _KERAS_NAMESPACES = tuple(
     f"{root}{area}"
-    for root in ("keras.", "keras.src.", "tf_keras.", "tf_keras.src.", "tensorflow.keras.", "keras_hub.src.")
+    for root in (
+        "keras.",
+        "keras.src.",
+        "tf_keras.",
+        "tf_keras.src.",
+        "tensorflow.keras.",
+        "keras_hub.src.",
+        "keras_nlp.src.",
+        "keras_cv.src.",
+    )
     for area in (
         "layers",
         "models",
@@ -96,7 +105,9 @@ def _node_findings(node: dict[str, object], where: str, allowlist: Allowlist) ->
 
 
 def _keras_owned(module: str) -> bool:
-    return module in ("keras", "keras_hub", "tf_keras") or module.startswith(_KERAS_NAMESPACES)
+    if module in ("keras", "keras_hub", "tf_keras"):
+        return True
+    return any(module == space or module.startswith(space + ".") for space in _KERAS_NAMESPACES)
 
 
 def _lambda(class_name: str, where: str) -> Finding:
