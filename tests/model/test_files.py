@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -145,12 +149,33 @@ def test_a_socket_in_a_folder_is_not_a_model_file(ws: Path) -> None:
             select_files(["m"], ws)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
-def test_an_unreadable_file_is_refused(ws: Path) -> None:
-    path = write(ws / "model.pkl")
-    path.chmod(0)
-    with pytest.raises(ModelFilesError, match=r"model\.pkl cannot be read: Permission denied"):
-        select_files(["model.pkl"], ws)
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+SELECT = """
+import sys
+from pathlib import Path
+from ml_artifactory_action.errors import ModelFilesError
+from ml_artifactory_action.model.files import select_files
+try:
+    select_files(["model.pkl"], Path(sys.argv[1]))
+except ModelFilesError as error:
+    print(error.message)
+"""
+
+
+@pytest.mark.skipif(os.geteuid() == 0 and shutil.which("setpriv") is None, reason="root reads every file")
+def test_an_unreadable_file_is_refused() -> None:
+    """As root (CI, containers) the selection runs as `nobody`, for whom mode 000 means unreadable."""
+    workspace = Path(tempfile.mkdtemp(prefix="unreadable-"))
+    try:
+        workspace.chmod(0o755)
+        write(workspace / "model.pkl").chmod(0)
+        prefix = NOBODY if os.geteuid() == 0 else []
+        done = subprocess.run(
+            [*prefix, sys.executable, "-c", SELECT, str(workspace)], capture_output=True, text=True, check=True
+        )
+        assert done.stdout.strip() == f"{workspace / 'model.pkl'} cannot be read: Permission denied"
+    finally:
+        shutil.rmtree(workspace)
 
 
 def test_two_files_wanting_the_same_target_are_refused(ws: Path) -> None:
