@@ -505,3 +505,19 @@ def test_an_unwritable_cache_only_warns(stage: Stage_, model: dict[str, bytes], 
     assert stage.runner is not None
     [(level, title, _)] = stage.runner.annotations
     assert (level, title) == ("warning", "Hash cache not saved")
+
+
+def test_a_token_without_deploy_permission_names_the_file_and_leaves_nothing(
+    tmp_path: Path, workspace: Path, model: dict[str, bytes]
+) -> None:
+    with run_sandbox(tmp_path / "read-only", read_only_token="read-only-token-0123") as handle:
+        stage = Stage_(handle, workspace, tmp_path / "cache")
+        with pytest.raises(AuthenticationError) as caught:
+            stage.run(**{"access-token": "read-only-token-0123", "max-workers": "1"})
+        server = Server(handle)
+        files = server.files()
+        server.http.close()
+    assert caught.value.status == 403
+    assert caught.value.message.startswith(f"{workspace / 'model' / 'config.json'}: uploading it: PUT ")
+    assert "lack a permission" in caught.value.fix
+    assert files == []
