@@ -17,6 +17,7 @@ from ml_artifactory_action.model.byte_reader import ByteReader, Truncated
 from ml_artifactory_action.model.formats import sniff
 from ml_artifactory_action.model.hdf5_attrs import Hdf5Error, root_string_attributes
 from ml_artifactory_action.model.npy import NpyError, read_header
+from ml_artifactory_action.model.safety import scan_path
 
 
 @pytest.mark.parametrize(
@@ -48,6 +49,17 @@ from ml_artifactory_action.model.npy import NpyError, read_header
 )
 def test_sniff(head: bytes, kind: str) -> None:
     assert sniff(head) == kind
+
+
+def test_safetensors_whose_header_length_starts_like_a_pickle(tmp_path: Path) -> None:
+    header = b"{" + b" " * 638 + b"}"  # 640 bytes: the length's first two bytes are 80 02
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(struct.pack("<Q", len(header)) + header)
+
+    report = scan_path(path)
+
+    assert path.read_bytes()[:2] == b"\x80\x02"
+    assert (report.format, report.safe) == ("safetensors", True)
 
 
 def test_a_plain_tar_is_recognised_by_its_ustar_magic() -> None:

@@ -59,7 +59,13 @@ _TEXT_CONTROLS = frozenset(b"\t\n\r\f")
 
 
 def sniff(head: bytes) -> Kind:
-    """The format of content starting with `head` (pass at least `SNIFF_BYTES` when there are)."""
+    """The format of content starting with `head` (pass at least `SNIFF_BYTES` when there are).
+
+    safetensors goes first: its header length may begin with the bytes of a pickle's PROTO opcode
+    (a 640-byte header starts 80 02). A file that is both is still read as a pickle by the scan.
+    """
+    if _is_safetensors(head):
+        return "safetensors"
     for magic, kind in _MAGIC:
         if head.startswith(magic):
             return kind
@@ -84,8 +90,6 @@ def _sniff_structured(head: bytes) -> Kind | None:
         return "joblib-zfile"
     if any(head[offset:].startswith(HDF5_SIGNATURE) for offset in hdf5_userblock_offsets(len(head))):
         return "hdf5"
-    if _is_safetensors(head):
-        return "safetensors"
     return "onnx" if _is_onnx(head) else None
 
 
