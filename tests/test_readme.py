@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from ml_artifactory_action.settings import Stage
-from tests.workflows.simulator import OUR_ACTION, OUR_WORKFLOW, WorkflowSimulator, load
+from tests.workflows.declarations import check_permissions, load
+from tests.workflows.simulator import OUR_ACTION, OUR_WORKFLOW
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -79,7 +80,7 @@ def test_the_adoption_example_calls_the_pipeline_with_declared_inputs_and_enough
     declared = called["on"]["workflow_call"]["inputs"]
     assert set(job["with"]) <= set(declared)
     assert {n for n, meta in declared.items() if meta.get("required")} <= set(job["with"])
-    WorkflowSimulator._check_permissions(match["file"], called, job["permissions"])
+    check_permissions(match["file"], called, job["permissions"])
 
 
 def test_every_stage_has_its_usage_section() -> None:

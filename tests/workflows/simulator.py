@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from artifactory_sandbox.issuer import IssuerHandle
 from tests.e2e.conftest import ActionHarness, ActionResult, action_defaults, parse_file_command
+from tests.workflows.artifacts import download_artifact, upload_artifact
+from tests.workflows.declarations import WorkflowError, check_inputs, check_permissions, load
 from tests.workflows.expressions import condition, interpolate, to_string
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,18 +42,6 @@ OUR_WORKFLOW = re.compile(r"^[\w.-]+/ml-artifactory-action/\.github/workflows/(?
 CHECKOUT, SETUP_PYTHON = "actions/checkout@", "actions/setup-python@"
 UPLOAD_ARTIFACT, DOWNLOAD_ARTIFACT = "actions/upload-artifact@", "actions/download-artifact@"
 RUN_TIMEOUT_S = 120
-PERMISSION_LEVEL = {"none": 0, "read": 1, "write": 2}
-GLOB_CHARS = re.compile(r"[*?\[]")
-
-
-class WorkflowError(AssertionError):
-    """The workflow would be refused or would fail on GitHub for a reason of its own making."""
-
-
-def load(path: Path) -> dict[str, Any]:
-    spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-    spec["on"] = spec.pop(True, spec.get("on"))  # YAML 1.1 reads the key `on` as True
-    return dict(spec)
 
 
 @dataclass
@@ -118,12 +106,12 @@ class WorkflowSimulator:
         """`uses: <workflow>` from a caller job that grants `granted` permissions."""
         spec = load(workflow)
         trigger = spec["on"].get("workflow_call") or {}
-        values = self._check_inputs(workflow.name, trigger.get("inputs") or {}, inputs, dispatch=False)
+        values = check_inputs(workflow.name, trigger.get("inputs") or {}, inputs, dispatch=False)
         declared = set((trigger.get("secrets") or {}).keys())
         unknown = set(secrets or {}) - declared
         if unknown:
             raise WorkflowError(f"{workflow.name}: secrets {sorted(unknown)} are not declared by workflow_call")
-        self._check_permissions(workflow.name, spec, granted)
+        check_permissions(workflow.name, spec, granted)
         contexts = {"inputs": values, "secrets": dict(secrets or {}), "vars": {}}
         run = self._run_jobs(spec, contexts)
         outputs = {
@@ -139,7 +127,7 @@ class WorkflowSimulator:
         trigger = spec["on"].get("workflow_dispatch")
         if trigger is None:
             raise WorkflowError(f"{workflow.name} has no workflow_dispatch trigger")
-        values = self._check_inputs(workflow.name, (trigger or {}).get("inputs") or {}, inputs, dispatch=True)
+        values = check_inputs(workflow.name, (trigger or {}).get("inputs") or {}, inputs, dispatch=True)
         contexts = {"inputs": values, "secrets": dict(secrets or {}), "vars": {}}
         return RunRecord(self._run_jobs(spec, contexts), {})
 
@@ -164,7 +152,7 @@ class WorkflowSimulator:
         """
         spec = load(template)
         dispatch = (spec["on"] or {}).get("workflow_dispatch") or {}
-        values = self._check_inputs(template.name, dispatch.get("inputs") or {}, inputs or {}, dispatch=True)
+        values = check_inputs(template.name, dispatch.get("inputs") or {}, inputs or {}, dispatch=True)
         contexts = {"inputs": values, "secrets": dict(secrets or {}), "vars": {}, "github": self.github}
         runs = {}
         for name, job in spec["jobs"].items():
@@ -177,43 +165,6 @@ class WorkflowSimulator:
             granted = job.get("permissions", spec.get("permissions"))
             runs[name] = self.call(ROOT / ".github/workflows" / match.group("file"), given, passed, granted)
         return runs
-
-    # Checks --------------------------------------------------------------------------------
-    @staticmethod
-    def _check_inputs(
-        workflow: str, declared: Mapping[str, Any], given: Mapping[str, Any], *, dispatch: bool
-    ) -> dict[str, Any]:
-        unknown = set(given) - set(declared)
-        if unknown:
-            raise WorkflowError(f"{workflow}: inputs {sorted(unknown)} are not declared")
-        values: dict[str, Any] = {}
-        for name, declaration in declared.items():
-            meta = declaration or {}
-            if name not in given and meta.get("required") and "default" not in meta:
-                raise WorkflowError(f"{workflow}: required input {name!r} is missing")
-            value = given.get(name, meta.get("default", False if meta.get("type") == "boolean" else ""))
-            if meta.get("type") == "choice" and value not in meta.get("options", []):
-                raise WorkflowError(f"{workflow}: {value!r} is not one of {meta.get('options')} for {name!r}")
-            if meta.get("type") == "boolean" and not isinstance(value, bool):
-                if dispatch and value in ("true", "false"):
-                    value = value == "true"
-                else:
-                    raise WorkflowError(f"{workflow}: input {name!r} must be a boolean, got {value!r}")
-            values[name] = value
-        return values
-
-    @staticmethod
-    def _check_permissions(workflow: str, spec: Mapping[str, Any], granted: Mapping[str, str] | None) -> None:
-        if granted is None:
-            return
-        for name, job in spec["jobs"].items():
-            asked = job.get("permissions", spec.get("permissions")) or {}
-            for scope, level in asked.items():
-                if PERMISSION_LEVEL[level] > PERMISSION_LEVEL[granted.get(scope, "none")]:
-                    raise WorkflowError(
-                        f"{workflow}: job {name!r} asks for {scope}: {level} but the caller grants "
-                        f"{scope}: {granted.get(scope, 'none')}"
-                    )
 
     # Jobs ----------------------------------------------------------------------------------
     def _run_jobs(self, spec: Mapping[str, Any], contexts: dict[str, Any]) -> dict[str, JobRecord]:
@@ -292,14 +243,14 @@ class WorkflowSimulator:
             if not with_.get("python-version"):
                 raise WorkflowError(f"step {name!r}: setup-python without a python-version")
         elif uses.startswith(UPLOAD_ARTIFACT):
-            self._upload_artifact(name, with_)
+            upload_artifact(self.harness.workspace, self.artifacts, name, with_)
         elif uses.startswith(DOWNLOAD_ARTIFACT):
-            self._download_artifact(with_)
+            download_artifact(self.harness.workspace, self.artifacts, with_)
         else:
             raise WorkflowError(f"step {name!r}: the simulator does not know {uses!r}")
         return StepRecord(name, uses.partition("@")[0], with_, env), {}, True
 
-    def _files(self, prefix: str) -> dict[str, Path]:
+    def _files(self) -> dict[str, Path]:
         self.steps_run += 1
         folder = self.harness.root / f"step-{self.steps_run}"
         folder.mkdir()
@@ -311,7 +262,7 @@ class WorkflowSimulator:
     def _run_script(self, name: str, script: str, env: Mapping[str, str]) -> tuple[StepRecord, dict[str, str], bool]:
         if "${{" in script:
             raise WorkflowError(f"step {name!r}: an expression inside run: (pass it through env:)")
-        files = self._files(name)
+        files = self._files()
         full_env = self.harness.base_env() | self._github_env() | {k: str(v) for k, v in files.items()} | dict(env)
         full_env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), full_env["PATH"]])
         full_env["PIP_NO_INDEX"] = "1"  # a test never installs from the network
@@ -356,32 +307,6 @@ class WorkflowSimulator:
             "GITHUB_API_URL": self.github_api_url,
         }
 
-    # Artifacts -----------------------------------------------------------------------------
-    def _upload_artifact(self, step: str, with_: Mapping[str, str]) -> None:
-        workspace = self.harness.workspace
-        patterns = [line.strip() for line in with_.get("path", "").splitlines() if line.strip()]
-        roots = [workspace / GLOB_CHARS.split(p, maxsplit=1)[0] for p in patterns]
-        files = sorted({f for p in patterns for f in _matches(workspace, p)})
-        if not files:
-            if with_.get("if-no-files-found", "warn") == "error":
-                raise WorkflowError(f"step {step!r}: no files match {patterns}")
-            return
-        if len(roots) == 1:
-            root = roots[0] if roots[0].is_dir() else roots[0].parent
-        else:
-            root = Path(os.path.commonpath([str(r) for r in roots]))
-        target = self.artifacts / with_["name"]
-        for file in files:
-            (target / file.relative_to(root)).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(file, target / file.relative_to(root))
-
-    def _download_artifact(self, with_: Mapping[str, str]) -> None:
-        source = self.artifacts / with_["name"]
-        if not source.is_dir():
-            raise WorkflowError(f"artifact {with_['name']!r} was not uploaded by an earlier job")
-        destination = self.harness.workspace / with_.get("path", "")
-        shutil.copytree(source, destination, dirs_exist_ok=True)
-
 
 def _value(value: Any) -> Any:
     """A `with:` value as the called workflow receives it: booleans stay booleans, null is empty."""
@@ -395,12 +320,3 @@ def _needs(job: Mapping[str, Any]) -> list[str]:
 
 def _environment_name(environment: Any) -> Any:
     return environment.get("name", "") if isinstance(environment, Mapping) else (environment or "")
-
-
-def _matches(workspace: Path, pattern: str) -> list[Path]:
-    path = workspace / pattern
-    found = list(workspace.glob(pattern)) if GLOB_CHARS.search(pattern) else [path] * path.exists()
-    files: list[Path] = []
-    for item in found:
-        files += [f for f in item.rglob("*") if f.is_file()] if item.is_dir() else [item]
-    return files

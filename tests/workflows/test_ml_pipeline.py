@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from tests.workflows.conftest import PROVIDER, Platform
-from tests.workflows.simulator import ROOT, WorkflowError, WorkflowSimulator
+from tests.workflows.declarations import WorkflowError
+from tests.workflows.simulator import ROOT, WorkflowSimulator
 
 PIPELINE = ROOT / ".github" / "workflows" / "ml-pipeline.yml"
 TEMPLATE = ROOT / "workflows" / "train-and-publish.yml"

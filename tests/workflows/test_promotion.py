@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from tests.workflows.conftest import PROVIDER, Platform
-from tests.workflows.simulator import ROOT, WorkflowError
+from tests.workflows.declarations import WorkflowError
+from tests.workflows.simulator import ROOT
 from tests.workflows.test_ml_pipeline import GRANTED, PIPELINE, build_statuses, models_in, pipeline_inputs
 
 PROMOTE = ROOT / ".github" / "workflows" / "promote.yml"

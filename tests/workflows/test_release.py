@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from tests.e2e.conftest import parse_file_command
-from tests.workflows.simulator import OUR_ACTION, OUR_WORKFLOW, ROOT, load
+from tests.workflows.declarations import load
+from tests.workflows.simulator import OUR_ACTION, OUR_WORKFLOW, ROOT
 
 RELEASE = load(ROOT / ".github" / "workflows" / "release.yml")
 

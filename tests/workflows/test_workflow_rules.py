@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.workflows.simulator import OUR_ACTION, OUR_WORKFLOW, ROOT, WorkflowSimulator, load
+from tests.workflows.declarations import check_permissions, load
+from tests.workflows.simulator import OUR_ACTION, OUR_WORKFLOW, ROOT
 
 REUSABLE = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 TEMPLATES = sorted((ROOT / "workflows").glob("*.yml"))
@@ -100,7 +101,7 @@ def test_templates_call_our_reusable_workflows_with_declared_inputs_secrets_and_
         required = {n for n, meta in declared.items() if meta.get("required") and "default" not in meta}
         assert required <= set(job.get("with") or {}), name
         assert set(job.get("secrets") or {}) <= set(trigger.get("secrets") or {}), name
-        WorkflowSimulator._check_permissions(match["file"], called, job["permissions"])
+        check_permissions(match["file"], called, job["permissions"])
 
 
 @pytest.mark.parametrize("path", TEMPLATES, ids=ids(TEMPLATES))
