@@ -605,6 +605,12 @@ def _nested_samples() -> list[Sample]:
         Sample("pickle named .safetensors", _h(evil), "os.system", "model.safetensors"),
         Sample("pickle named .onnx", _h(dumps(_evil(), 5)), "posix.system", "model.onnx"),
         Sample(
+            "pickle that also parses as safetensors",
+            _h(PROTO2 + b"B\x02\x00\x00\x00\x00{" + system_call() + STOP),  # the header length hides a BINBYTES
+            "os.system",
+            "model.safetensors",
+        ),
+        Sample(
             "zip appended to safetensors",
             _h(appended_zip(safetensors(), {"archive/data.pkl": evil})),
             "os.system",
