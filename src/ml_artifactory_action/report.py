@@ -40,9 +40,12 @@ def cell(text: object) -> str:
     return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").strip()
 
 
-def failure_section(error: ActionError) -> str:
-    """What went wrong and how to fix it, for the step summary."""
-    lines = [f"### {FAIL} {error.title}", "", error.message]
+def failure_section(error: ActionError, stage: Stage | None = None) -> str:
+    """What went wrong (in which stage) and how to fix it, for the step summary."""
+    lines = [f"### {FAIL} {error.title}", ""]
+    if stage is not None:
+        lines += [f"**Failed stage:** `{stage.value}`", ""]
+    lines.append(error.message)
     if error.fix:
         lines += ["", f"**How to fix:** {error.fix}"]
     return "\n".join(lines) + "\n"
@@ -57,7 +60,7 @@ def render(ctx: StageContext, error: ActionError | None = None) -> str:
         if result is not None and renderer is not None:
             parts.append(renderer(result))
     if error is not None:
-        parts.append(failure_section(error))
+        parts.append(failure_section(error, ctx.state.failed))
     elif not ctx.state.finished:
         parts.append("No stage ran.\n")
     return "\n".join(part.rstrip("\n") + "\n" for part in parts)

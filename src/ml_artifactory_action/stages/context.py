@@ -24,6 +24,7 @@ class RunState:
 
     results: dict[Stage, Any] = field(default_factory=dict)
     finished: list[Stage] = field(default_factory=list)
+    failed: Stage | None = None  # the stage whose error ended the run, named in the report
     # When this run started: the build's `started` and the uploads' `build.timestamp` (epoch ms).
     started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 

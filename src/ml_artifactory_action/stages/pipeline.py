@@ -6,6 +6,7 @@ import importlib
 from collections.abc import Callable
 from typing import Protocol
 
+from ml_artifactory_action.errors import ActionError
 from ml_artifactory_action.settings import Stage
 from ml_artifactory_action.stages.context import StageContext
 
@@ -35,5 +36,9 @@ def run_stages(ctx: StageContext) -> None:
     for stage in ctx.settings.stages:
         run = stage_runner(stage)
         with ctx.runner.group(f"{stage.value}{' (dry run)' if ctx.settings.dry_run else ''}"):
-            ctx.state.results[stage] = run(ctx)
+            try:
+                ctx.state.results[stage] = run(ctx)
+            except ActionError:
+                ctx.state.failed = stage
+                raise
         ctx.state.finished.append(stage)
