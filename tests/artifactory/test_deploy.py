@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote
@@ -12,8 +14,8 @@ import httpx
 import pytest
 
 from ml_artifactory_action.artifactory.client import ArtifactoryClient, build_http_client
-from ml_artifactory_action.artifactory.deploy import Deployed, deploy_by_checksum, deploy_file
-from ml_artifactory_action.errors import ArtifactoryError, IntegrityError
+from ml_artifactory_action.artifactory.deploy import Deployed, deploy_by_checksum, deploy_each, deploy_file
+from ml_artifactory_action.errors import ArtifactoryError, IntegrityError, ModelFilesError
 from ml_artifactory_action.model.checksums import BLOCK_SIZE
 
 from .conftest import ARTIFACTORY, PLATFORM
@@ -225,3 +227,62 @@ def test_an_answer_without_body_fails_closed(model: Path) -> None:
 def test_the_answer_parser_tolerates_what_servers_send() -> None:
     answer = Deployed.from_answer(json.loads('{"size": 3, "checksums": null}'), "r", "p/x", "u")
     assert answer == Deployed("r", "p/x", 3, "", "", "", "u")
+
+
+# Several files ----------------------------------------------------------------------------------
+def test_deploy_each_without_pool_for_one_worker_keeps_order() -> None:
+    done: list[int] = []
+    deploy_each(lambda n: n * 10, [1, 2, 3], workers=1, done=done, name=str)
+    assert done == [10, 20, 30]
+
+
+def test_deploy_each_uses_at_most_the_workers_asked_for() -> None:
+    active, peak, lock = [0], [0], threading.Lock()
+
+    def work(n: int) -> int:
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.02)
+        with lock:
+            active[0] -= 1
+        return n
+
+    done: list[int] = []
+    deploy_each(work, list(range(12)), workers=3, done=done, name=str)
+    assert sorted(done) == list(range(12))
+    assert peak[0] == 3
+
+
+def test_deploy_each_names_the_failing_file_and_keeps_what_succeeded() -> None:
+    def work(name: str) -> str:
+        if name == "bad.bin":
+            raise ArtifactoryError("uploading it: PUT x answered 500: boom")
+        return name
+
+    done: list[str] = []
+    with pytest.raises(ArtifactoryError) as caught:
+        deploy_each(work, ["a.bin", "bad.bin"], workers=1, done=done, name=lambda n: f"/ws/{n}")
+    assert caught.value.message == "/ws/bad.bin: uploading it: PUT x answered 500: boom"
+    assert str(caught.value) == caught.value.message
+    assert done == ["a.bin"]
+
+
+def test_deploy_each_reports_every_failure_of_parallel_workers() -> None:
+    gate = threading.Barrier(2)
+
+    def work(name: str) -> str:
+        gate.wait(timeout=5)  # both fail together
+        raise IntegrityError(f"{name} differs")
+
+    with pytest.raises(IntegrityError) as caught:
+        deploy_each(work, ["a", "b"], workers=2, done=[], name=lambda n: n)
+    assert caught.value.message == "a: a differs. Also failed: b: b differs"
+
+
+def test_deploy_each_turns_a_read_error_into_a_model_files_error() -> None:
+    def work(name: str) -> str:
+        raise FileNotFoundError(2, "No such file or directory")
+
+    with pytest.raises(ModelFilesError, match=r"^/ws/m\.bin: cannot be read: No such file or directory$"):
+        deploy_each(work, ["m.bin"], workers=4, done=[], name=lambda n: f"/ws/{n}")

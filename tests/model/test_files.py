@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ml_artifactory_action.errors import ModelFilesError
-from ml_artifactory_action.model.files import ModelFile, detect_frameworks, select_files, target_of
+from ml_artifactory_action.errors import ConfigError, ModelFilesError
+from ml_artifactory_action.model.files import ModelFile, detect_frameworks, render_target, select_files, target_of
 
 
 def write(path: Path, data: bytes = b"x") -> Path:
@@ -153,7 +153,7 @@ NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 SELECT = """
 import sys
 from pathlib import Path
-from ml_artifactory_action.errors import ModelFilesError
+from ml_artifactory_action.errors import ConfigError, ModelFilesError
 from ml_artifactory_action.model.files import select_files
 try:
     select_files(["model.pkl"], Path(sys.argv[1]))
@@ -208,3 +208,22 @@ def test_target_of_joins_folder_and_relative_path() -> None:
 def test_frameworks_are_detected_from_file_names(names: list[str], expected: tuple[str, ...]) -> None:
     files = [ModelFile(Path("/ws") / n, n, 1) for n in names]
     assert detect_frameworks(files) == expected
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("{model-name}/{model-version}/", "fraud/7"),
+        ("/models//{model-name}/./v{model-version}", "models/fraud/v7"),
+        ("models\\{model-name}", "models/fraud"),
+        ("", ""),
+    ],
+)
+def test_render_target_fills_in_and_normalises(template: str, expected: str) -> None:
+    assert render_target(template, "fraud", "7") == expected
+
+
+def test_render_target_refuses_to_climb_out_even_through_a_placeholder() -> None:
+    with pytest.raises(ConfigError) as caught:
+        render_target("{model-name}/{model-version}/", "fraud", "../../etc")
+    assert caught.value.message == "Input 'target-path': 'fraud/../../etc/' climbs out of the repository with '..'"

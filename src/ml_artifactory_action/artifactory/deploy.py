@@ -1,4 +1,5 @@
-"""Deploying one file: by checksum (no bytes sent) or as a streaming PUT, checked on arrival.
+"""Deploying files: each by checksum (no bytes sent) or as a streaming PUT, checked on arrival;
+several at once with bounded workers, every failure naming its file.
 
 A streaming PUT sends `Content-Length` and the file in 1 MiB blocks (no chunked encoding, which
 costs the client more CPU). When the SHA-256 is known beforehand it goes in `X-Checksum-Sha256`
@@ -8,15 +9,16 @@ sent and the server's answer is checked afterwards: on a mismatch the stored ite
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ml_artifactory_action.artifactory.client import ArtifactoryClient
 from ml_artifactory_action.artifactory.properties import Properties, matrix_params
 from ml_artifactory_action.artifactory.storage import delete_item, item_path
-from ml_artifactory_action.errors import ArtifactoryError, IntegrityError
+from ml_artifactory_action.errors import ActionError, ArtifactoryError, IntegrityError, ModelFilesError
 from ml_artifactory_action.model.checksums import HashingReader
 
 
@@ -128,3 +130,69 @@ def _verified(client: ArtifactoryClient, repo: str, path: str, answer: Deployed,
         f"{repo}/{path} was stored with {' and '.join(problems)}. {removed}",
         fix="Retry the run; if it happens again, a proxy or the server is altering uploads.",
     )
+
+
+# Several files ----------------------------------------------------------------------------------
+Item = TypeVar("Item")
+Done = TypeVar("Done")
+
+
+def deploy_each(
+    work: Callable[[Item], Done], items: Sequence[Item], *, workers: int, done: list[Done], name: Callable[[Item], str]
+) -> None:
+    """Run `work` on every item with at most `workers` threads (none for one item); stop at the
+    first failure, whose message starts with the item's `name`.
+
+    `done` gathers each success as it happens, so that whatever stops the run (a failure, Ctrl-C)
+    leaves the caller a complete list of what to remove.
+    """
+    if workers == 1 or len(items) == 1:
+        for item in items:
+            done.append(_named(work, item, name))
+        return
+    with ThreadPoolExecutor(max_workers=min(workers, len(items)), thread_name_prefix="upload") as pool:
+        futures = [pool.submit(_named, work, item, name) for item in items]
+        for future in futures:
+            future.add_done_callback(lambda f: done.append(f.result()) if _succeeded(f) else None)
+        try:
+            wait(futures, return_when=FIRST_EXCEPTION)
+        finally:
+            for future in futures:
+                future.cancel()
+            wait(futures)
+    failures = [e for f in futures if not f.cancelled() and (e := f.exception()) is not None]
+    if failures:
+        raise _combined(failures)
+
+
+def _succeeded(future: Future[Any]) -> bool:
+    return not future.cancelled() and future.exception() is None
+
+
+def _named(work: Callable[[Item], Done], item: Item, name: Callable[[Item], str]) -> Done:
+    """Run one item's work; every failure names the file."""
+    try:
+        return work(item)
+    except ActionError as error:
+        reword(error, f"{name(item)}: {error.message}")
+        raise
+    except OSError as exc:
+        raise ModelFilesError(
+            f"{name(item)}: cannot be read: {exc.strerror or exc}",
+            fix="Do not change or remove model files while the action uploads them.",
+        ) from None
+
+
+def _combined(failures: list[BaseException]) -> BaseException:
+    first = failures[0]
+    if len(failures) == 1 or not isinstance(first, ActionError):
+        return first
+    others = "; ".join(e.message if isinstance(e, ActionError) else repr(e) for e in failures[1:])
+    reword(first, f"{first.message.rstrip('.')}. Also failed: {others}")
+    return first
+
+
+def reword(error: ActionError, message: str) -> None:
+    """Say more in an error on its way up (which file, what was cleaned up)."""
+    error.message = message
+    error.args = (message,)

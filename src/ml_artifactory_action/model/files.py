@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from ml_artifactory_action.errors import ModelFilesError
+from ml_artifactory_action.errors import ConfigError, ModelFilesError
 
 GLOB_CHARS = frozenset("*?[")
 # Folders never uploaded from inside a model folder (what huggingface_hub's upload_folder skips).
@@ -159,6 +159,19 @@ def _nothing_message(line: str, root: Path) -> str:
     if GLOB_CHARS & set(line):
         return f"model-path {line!r} matched no file in the workspace ({root})"
     return f"model-path {line!r} is an empty folder: there is nothing to upload"
+
+
+def render_target(template: str, model_name: str, model_version: str) -> str:
+    """`target-path` with {model-name} and {model-version} filled in, normalised, inside the repo."""
+    text = template.replace("{model-name}", model_name).replace("{model-version}", model_version)
+    parts = [p for p in text.replace("\\", "/").split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise ConfigError(
+            "target-path",
+            f"{text!r} climbs out of the repository with '..'",
+            fix="Give a path inside the repository (check model-name and model-version too).",
+        )
+    return "/".join(parts)
 
 
 def target_of(folder: str, file: ModelFile) -> str:

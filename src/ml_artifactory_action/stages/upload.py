@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from ml_artifactory_action.artifactory.properties import Properties, from_mappin
 from ml_artifactory_action.artifactory.search import StoredItem, known_files
 from ml_artifactory_action.errors import ActionError, ArtifactoryError, ConfigError, ModelFilesError, UnsafeModelError
 from ml_artifactory_action.model.checksums import sha256_file
-from ml_artifactory_action.model.files import ModelFile, detect_frameworks, select_files, target_of
+from ml_artifactory_action.model.files import ModelFile, detect_frameworks, render_target, select_files, target_of
 from ml_artifactory_action.model.findings import ScanReport
 from ml_artifactory_action.model.hash_cache import FileKey, HashCache
 from ml_artifactory_action.runner import Progress, Runner, human_size
@@ -199,17 +198,8 @@ def _describe(report: ScanReport) -> str:
 
 # Target and properties -----------------------------------------------------------------------
 def target_folder(settings: Settings) -> str:
-    """target-path with {model-name} and {model-version} filled in, checked to stay in the repo."""
-    text = settings.target_path.replace("{model-name}", settings.effective_model_name)
-    text = text.replace("{model-version}", settings.effective_model_version).replace("\\", "/")
-    parts = [p for p in text.split("/") if p not in ("", ".")]
-    if ".." in parts:
-        raise ConfigError(
-            "target-path",
-            f"{text!r} climbs out of the repository with '..'",
-            fix="Give a path inside the repository (check model-name and model-version too).",
-        )
-    return "/".join(parts)
+    """target-path with {model-name} and {model-version} filled in."""
+    return render_target(settings.target_path, settings.effective_model_name, settings.effective_model_version)
 
 
 def _single_target(settings: Settings, files: Sequence[ModelFile]) -> str:
@@ -307,11 +297,11 @@ class Uploader:
         """Deploy every file; on any failure remove what this run created, then raise."""
         done: list[UploadedArtifact] = []
         try:
-            _run_parallel(self.deploy_one, plans, workers, done)
+            deploy.deploy_each(self.deploy_one, plans, workers=workers, done=done, name=lambda p: str(p.file.local))
         except BaseException as error:
             cleanup = self.remove_created(plans, done)
             if isinstance(error, ActionError):
-                _reword(error, f"{error.message.rstrip('.')}. {cleanup}.")
+                deploy.reword(error, f"{error.message.rstrip('.')}. {cleanup}.")
             raise
         return sorted(done, key=lambda a: a.path)
 
@@ -379,66 +369,6 @@ class Uploader:
             self.runner.info(f"Dry run: {plan.path} ({human_size(plan.file.size)}): {_dry_verb(artifact)}")
             artifacts.append(artifact)
         return artifacts
-
-
-def _run_parallel(
-    work: Callable[[FilePlan], UploadedArtifact], plans: list[FilePlan], workers: int, done: list[UploadedArtifact]
-) -> None:
-    """Deploy every plan with at most `workers` threads (none for one file); stop at the first failure.
-
-    `done` gathers each success as it happens, so that whatever stops the run (a failure, Ctrl-C)
-    leaves the caller a complete list of what to remove.
-    """
-    if workers == 1 or len(plans) == 1:
-        for plan in plans:
-            done.append(_named(work, plan))
-        return
-    with ThreadPoolExecutor(max_workers=min(workers, len(plans)), thread_name_prefix="upload") as pool:
-        futures = [pool.submit(_named, work, plan) for plan in plans]
-        for future in futures:
-            future.add_done_callback(lambda f: done.append(f.result()) if _succeeded(f) else None)
-        try:
-            wait(futures, return_when=FIRST_EXCEPTION)
-        finally:
-            for future in futures:
-                future.cancel()
-            wait(futures)
-    failures = [e for f in futures if not f.cancelled() and (e := f.exception()) is not None]
-    if failures:
-        raise _combined(failures)
-
-
-def _succeeded(future: Future[UploadedArtifact]) -> bool:
-    return not future.cancelled() and future.exception() is None
-
-
-def _named(work: Callable[[FilePlan], UploadedArtifact], plan: FilePlan) -> UploadedArtifact:
-    """Run one file's work; every failure names the file."""
-    try:
-        return work(plan)
-    except ActionError as error:
-        _reword(error, f"{plan.file.local}: {error.message}")
-        raise
-    except OSError as exc:
-        raise ModelFilesError(
-            f"{plan.file.local}: cannot be read: {exc.strerror or exc}",
-            fix="Do not change or remove model files while the action uploads them.",
-        ) from None
-
-
-def _combined(failures: list[BaseException]) -> BaseException:
-    first = failures[0]
-    if len(failures) == 1 or not isinstance(first, ActionError):
-        return first
-    others = "; ".join(e.message if isinstance(e, ActionError) else repr(e) for e in failures[1:])
-    _reword(first, f"{first.message.rstrip('.')}. Also failed: {others}")
-    return first
-
-
-def _reword(error: ActionError, message: str) -> None:
-    """Say more in an error on its way up (which file, what was cleaned up)."""
-    error.message = message
-    error.args = (message,)
 
 
 def _progress(runner: Runner, label: str, size: int) -> Progress | None:
