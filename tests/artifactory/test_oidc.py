@@ -295,6 +295,15 @@ def test_a_401_during_a_streamed_upload_renews_and_the_client_resends_the_file()
     assert server.seen == [("token-1", b"block-1block-2"), ("token-2", b"block-1block-2")]
 
 
+def test_the_current_token_is_exposed_renewed_when_due() -> None:
+    clock = Clock()
+    _, issue = issuer(clock)
+    auth = OIDCAuth(issue, clock)
+    assert (auth.token, auth.username) == ("token-1", "ci")
+    clock.now += 3600
+    assert auth.token == "token-2"
+
+
 def test_a_401_for_a_fresh_token_is_not_renewed(httpx_mock: HTTPXMock) -> None:
     clock = Clock()
     issued, issue = issuer(clock)

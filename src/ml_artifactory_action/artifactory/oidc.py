@@ -94,6 +94,11 @@ class OIDCAuth(httpx.Auth):
     def username(self) -> str:
         return self._token.username
 
+    @property
+    def token(self) -> str:
+        """The current access token (renewed first if it is about to expire); already masked."""
+        return self._current().value
+
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         token = self._current()
         request.headers["Authorization"] = f"Bearer {token.value}"
