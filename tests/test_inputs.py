@@ -305,3 +305,15 @@ def test_the_event_file_is_read_once_and_a_bad_one_is_ignored(tmp_path: Path) ->
     assert read_event(str(bad)) == {}
     assert read_event(str(tmp_path / "missing.json")) == {}
     assert read_event(None) == {}
+
+
+def test_checksums_are_remembered_under_home_unless_told_otherwise() -> None:
+    base = {"INPUT_STAGES": "gate", "INPUT_METRICS-FILE": "m.json", "INPUT_THRESHOLDS": "acc >= 0.5"}
+
+    assert load_settings(base | {"HOME": "/github/home"}).hash_cache_dir == Path(
+        "/github/home/.cache/ml-artifactory-action"
+    )
+    assert load_settings(base | {"HOME": "/h", "XDG_CACHE_HOME": "/xdg"}).hash_cache_dir == Path(
+        "/xdg/ml-artifactory-action"
+    )
+    assert load_settings(base | {"HOME": "/h", "INPUT_HASH-CACHE-DIR": "/mine"}).hash_cache_dir == Path("/mine")

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -75,6 +77,7 @@ def load_settings(environ: Mapping[str, str], flags: Mapping[str, str] | None = 
         if value is not None:
             raw[alias] = value
     raw["github"] = github_context(environ)
+    raw.setdefault("hash-cache-dir", default_cache_dir(environ))
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
@@ -108,6 +111,13 @@ def _fix_for(input_name: str) -> str:
 
 def _field_of(input_name: str) -> str:
     return next(name for name, alias in INPUT_NAMES.items() if alias == input_name)
+
+
+def default_cache_dir(environ: Mapping[str, str]) -> str:
+    """Where checksums are remembered: under HOME, which the runner keeps for every step of a job
+    (a Docker action's HOME is /github/home, mounted from the host)."""
+    base = environ.get("XDG_CACHE_HOME") or os.path.join(environ.get("HOME") or tempfile.gettempdir(), ".cache")
+    return os.path.join(base, "ml-artifactory-action")
 
 
 def github_context(environ: Mapping[str, str]) -> GitHubContext:

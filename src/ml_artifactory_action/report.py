@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, Any
 from ml_artifactory_action.errors import ActionError, GitHubAPIError
 from ml_artifactory_action.runner import human_size
 from ml_artifactory_action.settings import Stage
-from ml_artifactory_action.stages.build_publish import BuildPublishResult
-from ml_artifactory_action.stages.configure import ConfigureResult
-from ml_artifactory_action.stages.gate import GateResult, GateRow
-from ml_artifactory_action.stages.promote import PromoteResult
-from ml_artifactory_action.stages.resolve import ResolveResult
-from ml_artifactory_action.stages.scan import ScanResult
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # stage modules load only when their stage runs (start-up time of every run)
+    from ml_artifactory_action.stages.build_publish import BuildPublishResult
+    from ml_artifactory_action.stages.configure import ConfigureResult
     from ml_artifactory_action.stages.context import StageContext
+    from ml_artifactory_action.stages.gate import GateResult, GateRow
+    from ml_artifactory_action.stages.promote import PromoteResult
+    from ml_artifactory_action.stages.resolve import ResolveResult
+    from ml_artifactory_action.stages.scan import ScanResult
 
 MARKER = "<!-- ml-artifactory-action:report -->"
 PR_EVENTS = frozenset({"pull_request", "pull_request_target"})

@@ -216,7 +216,7 @@ class Settings(BaseModel):
     )
     hash_cache_dir: OptionalPath = _input(
         None,
-        "Folder where file checksums are remembered between runs (by path, size, mtime and inode), so unchanged files are not hashed again. Empty: no cache.",
+        "Folder where file checksums are remembered between steps and runs (by path, size, mtime, ctime and inode), so unchanged files are not hashed again. Default: $XDG_CACHE_HOME or $HOME/.cache, under ml-artifactory-action.",
         alias="hash-cache-dir",
     )
 

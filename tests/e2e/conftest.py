@@ -124,7 +124,8 @@ class ActionHarness:
             "GITHUB_REPOSITORY": "acme/fraud-model",
             "GITHUB_REPOSITORY_OWNER": "acme",
             "GITHUB_SERVER_URL": "https://github.com",
-            "GITHUB_API_URL": "https://api.github.com",
+            # Nothing listens on port 9 of loopback: a test that does not fake GitHub never reaches the internet.
+            "GITHUB_API_URL": "http://127.0.0.1:9",
             "GITHUB_RUN_ID": "90001",
             "GITHUB_RUN_NUMBER": "7",
             "GITHUB_RUN_ATTEMPT": "1",
