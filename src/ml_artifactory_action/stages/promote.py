@@ -12,7 +12,7 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
-from ml_artifactory_action.artifactory.builds import build_ui_url, get_build, started_millis
+from ml_artifactory_action.artifactory.builds import build_ui_url, get_build, jfrog_time, started_millis, statuses_of
 from ml_artifactory_action.artifactory.models import build_items
 from ml_artifactory_action.artifactory.promotion import (
     PromotionRequest,
@@ -22,7 +22,7 @@ from ml_artifactory_action.artifactory.promotion import (
     promote_build,
 )
 from ml_artifactory_action.artifactory.properties import Properties, from_mapping
-from ml_artifactory_action.errors import GitHubAPIError, PromotionError
+from ml_artifactory_action.errors import ArtifactoryError, GitHubAPIError, PromotionError
 from ml_artifactory_action.settings import Stage
 from ml_artifactory_action.stages.context import StageContext
 
@@ -171,9 +171,34 @@ def _promote(ctx: StageContext, result: PromoteResult) -> PromoteResult:
     if settings.dry_run:
         ctx.runner.info(f"Dry run: Artifactory accepts promoting build {name} #{number} {where}; nothing changed.")
         return dataclasses.replace(result, messages=tuple(messages))
-    messages = promote_build(ctx.client, name, number, request, settings.project, dry_run=False)
+    try:
+        messages = promote_build(ctx.client, name, number, request, settings.project, dry_run=False)
+    except (PromotionError, ArtifactoryError):
+        if not recorded(ctx, name, number, request):
+            raise
+        messages = ["The promotion's answer was lost, and its history shows the first attempt had done it."]
+        ctx.runner.info(messages[0])
     ctx.runner.info(f"Promoted build {name} #{number} {where}.")
     return dataclasses.replace(result, changed=True, messages=tuple(messages))
+
+
+def recorded(ctx: StageContext, name: str, number: str, request: PromotionRequest) -> bool:
+    """Whether this very promotion (its status at its timestamp) is in the build's status history.
+
+    A promotion is not idempotent: when the server does it but its answer is lost (a dropped
+    connection), the client's retry of a move finds no files left to move and is refused.
+    """
+    try:
+        info = get_build(ctx.client, name, number, ctx.settings.project)
+    except ArtifactoryError:
+        return False
+    sent = jfrog_time(request.timestamp)
+    return info is not None and any(
+        jfrog_time(entry.timestamp) == sent
+        and entry.status == request.status
+        and entry.repository in ("", request.target_repo)
+        for entry in statuses_of(info)
+    )
 
 
 def _with_deployment(ctx: StageContext, result: PromoteResult, info: dict[str, object] | None) -> PromoteResult:
