@@ -15,11 +15,9 @@ from typing import Any
 
 from ml_artifactory_action.artifactory.client import ArtifactoryClient
 from ml_artifactory_action.artifactory.properties import Properties
-from ml_artifactory_action.artifactory.search import aql, items_query
+from ml_artifactory_action.artifactory.search import aql, items_query, or_queries
 
 ITEM_FIELDS = ("repo", "path", "name", "size", "sha256", "actual_sha1", "actual_md5", "created", "property")
-# Paths per AQL query when checking many exact paths (keeps each query a few KB).
-PATHS_PER_QUERY = 100
 METRIC_PREFIX = "metric."
 # Characters a property key may not hold; the upload writes `metric.<name>` with them as '_'.
 _NOT_KEY_CHARS = re.compile(r"[^A-Za-z0-9_.:\-]")
@@ -82,10 +80,9 @@ def build_items(client: ArtifactoryClient, repo: str, build_name: str, build_num
 def items_at(client: ArtifactoryClient, repo: str, paths: Sequence[str]) -> dict[str, Item]:
     """The files that exist at these exact paths of `repo`, by path."""
     found: dict[str, Item] = {}
-    for start in range(0, len(paths), PATHS_PER_QUERY):
-        batch = paths[start : start + PATHS_PER_QUERY]
-        criteria = {"repo": repo, "$or": [_path_criteria(p) for p in batch]}
-        for item in find_items(client, criteria, action=f"Checking {len(batch)} files in {repo}"):
+    for query in or_queries([_path_criteria(p) for p in paths], {"repo": repo}, ITEM_FIELDS):
+        for row in aql(client, query, action=f"Checking {len(paths)} files in {repo}"):
+            item = _item(row)
             found[item.repo_path] = item
     return found
 

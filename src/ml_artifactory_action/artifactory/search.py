@@ -7,7 +7,7 @@ Non-admin users must include `repo`, `path` and `name`, so every items query her
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,30 +88,32 @@ def known_files(
     terms += [{"sha256": sha256} for sha256 in sorted(set(sha256s))]
     terms += [_at(repo, path) for path in sorted(set(paths))]
     found: list[StoredItem] = []
-    for query in _or_queries(terms):
+    for query in or_queries(terms):
         answer = aql(client, query, action="asking Artifactory which files it already holds")
         found += [StoredItem.from_aql(item) for item in answer]
     return found
 
 
-def _or_queries(terms: list[dict[str, Any]]) -> Iterator[str]:
-    """`items.find({"type":"file","$or":[...]})` queries over all terms, each short enough."""
-    empty = len(_or_query([]))
+def or_queries(
+    terms: list[dict[str, Any]], base: Mapping[str, Any] | None = None, fields: Sequence[str] = ITEM_FIELDS
+) -> Iterator[str]:
+    """`items.find({<base>,"type":"file","$or":[...]})` queries over all terms, each under MAX_QUERY_CHARS."""
+
+    def query(batch: list[dict[str, Any]]) -> str:
+        return items_query({**(base or {}), "type": "file", "$or": batch}, fields)
+
+    empty = len(query([]))
     batch: list[dict[str, Any]] = []
     length = empty
     for term in terms:
         size = len(json.dumps(term, separators=(",", ":"))) + 1  # and its comma
         if batch and length + size > MAX_QUERY_CHARS:
-            yield _or_query(batch)
+            yield query(batch)
             batch, length = [], empty
         batch.append(term)
         length += size
     if batch:
-        yield _or_query(batch)
-
-
-def _or_query(terms: list[dict[str, Any]]) -> str:
-    return items_query({"type": "file", "$or": terms})
+        yield query(batch)
 
 
 def _at(repo: str, path: str) -> dict[str, Any]:
