@@ -11,7 +11,6 @@ If any file fails, the files this run created are deleted again and the stage fa
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 from ml_artifactory_action.artifactory import deploy, storage
 from ml_artifactory_action.artifactory.client import ArtifactoryClient
+from ml_artifactory_action.artifactory.models import METRIC_PREFIX, metric_key
 from ml_artifactory_action.artifactory.properties import Properties, from_mapping, merge
 from ml_artifactory_action.artifactory.search import StoredItem, known_files
 from ml_artifactory_action.errors import ActionError, ArtifactoryError, ConfigError, ModelFilesError, UnsafeModelError
@@ -35,9 +35,7 @@ SMALL_FILE = 1 << 20
 # Files this big get a progress line every PROGRESS_INTERVAL seconds.
 PROGRESS_MIN_SIZE = 64 << 20
 PROGRESS_INTERVAL = 5.0
-METRIC_PREFIX = "metric."
 # Property keys Artifactory accepts (as properties.py checks the user's); others become '_'.
-_NOT_KEY_CHARS = re.compile(r"[^A-Za-z0-9_.:\-]")
 
 
 @dataclass(frozen=True)
@@ -241,7 +239,7 @@ def _metric_properties(gate: Any) -> Properties:
     if not isinstance(metrics, dict):
         return ()
     return tuple(
-        (METRIC_PREFIX + _NOT_KEY_CHARS.sub("_", str(metric)), (repr(float(value)),))
+        (METRIC_PREFIX + metric_key(str(metric)), (repr(float(value)),))
         for metric, value in sorted(metrics.items())
         if isinstance(value, int | float)
     )
