@@ -33,8 +33,11 @@ GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"  # noqa: S105  a token type URN, not a secret
 # Renew this long before the access token expires, so no request starts with a dying token.
 REFRESH_MARGIN_S = 120.0
-# A token younger than this that gets a 401 is refused for a reason a new one will not fix.
+# A token younger than this that gets a 401 is refused for a reason a new one will not fix,
+# unless it has expired: a server may check it only once a long upload's body has arrived.
 MIN_TOKEN_AGE_FOR_401_REFRESH_S = 30.0
+# Servers count expiry in whole seconds: a token is taken as expired this long before its deadline.
+EXPIRY_SLACK_S = 1.0
 ID_TOKEN_TIMEOUT = httpx.Timeout(30.0, connect=15.0)
 # The claims JFrog identity mappings usually match on, in the order they are shown.
 SHOWN_CLAIMS = (
@@ -118,11 +121,13 @@ class OIDCAuth(httpx.Auth):
             return token
 
     def _renew_after_401(self, refused: IssuedToken) -> bool:
-        """Renew after a 401, unless the refused token was fresh (then renewing will not help)."""
+        """Renew after a 401, unless the refused token was fresh and unexpired (renewing will not help)."""
         with self._lock:
             if self._token is not refused:
                 return True  # another request renewed it already
-            if self._clock() - refused.issued_at < MIN_TOKEN_AGE_FOR_401_REFRESH_S:
+            now = self._clock()
+            expired = refused.expires_at is not None and now >= refused.expires_at - EXPIRY_SLACK_S
+            if now - refused.issued_at < MIN_TOKEN_AGE_FOR_401_REFRESH_S and not expired:
                 return False
             self._token = self._issue()
             return True
