@@ -119,6 +119,7 @@ def run_many(runs: int, upload: Callable[[int], float], size: int, label: str) -
 
 def bench_nginx(tmp: Path, source: Path, runs: int) -> float:
     with nginx(tmp / "nginx") as url:
+
         def upload(run: int) -> float:
             seconds = curl_put(source, f"{url}/model-{run}.bin", [])
             (tmp / "nginx" / "root" / f"model-{run}.bin").unlink()

@@ -30,9 +30,7 @@ DEFAULT_EXPIRES_IN = 31_536_000  # Access's default token lifetime: one year
 DEFAULT_SCOPE = "applied-permissions/user"
 DEFAULT_AUDIENCE = "*@*"
 RSA_KEY_BITS = 2048
-SCOPE_RE = re.compile(
-    r"applied-permissions/(user|admin|groups:[^\s,]+(,[^\s,]+)*|roles:[^\s,]+(,[^\s,]+)*)"
-)
+SCOPE_RE = re.compile(r"applied-permissions/(user|admin|groups:[^\s,]+(,[^\s,]+)*|roles:[^\s,]+(,[^\s,]+)*)")
 ACCESS_ERROR_CODES = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND"}
 STATE_KEY = "access.signing_key"
 CURRENT_TOKEN = "me"  # noqa: S105  the path word for "the token I am calling with", not a secret
@@ -101,8 +99,7 @@ def _store(ctx: Sandbox, minted: MintedToken, expires_at: int | None) -> None:
     row = (minted.token_id, token_hash(minted.access_token), minted.subject, minted.scope)
     with ctx.db.tx() as conn:
         conn.execute(
-            "INSERT INTO tokens(token_id, token_hash, subject, scope, expires_at, created)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO tokens(token_id, token_hash, subject, scope, expires_at, created) VALUES (?, ?, ?, ?, ?, ?)",
             (*row, expires_at, ctx.now().isoformat()),
         )
 
@@ -187,9 +184,7 @@ def revoke_token(req: Request, ctx: Sandbox, token_id: str) -> Response:
     if principal is not None and token_id == CURRENT_TOKEN:
         token_id = principal.token_id or ""
     with ctx.db.tx() as conn:
-        row = conn.execute(
-            "SELECT subject, expires_at FROM tokens WHERE token_id = ?", (token_id,)
-        ).fetchone()
+        row = conn.execute("SELECT subject, expires_at FROM tokens WHERE token_id = ?", (token_id,)).fetchone()
         if row is None:
             return access_error_response(404, f"Token with id '{token_id}' not found")
         if not _may_revoke(principal, row["subject"]):

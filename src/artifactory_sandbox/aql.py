@@ -14,9 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DOMAINS = ("items", "builds")
-COMPARATORS = frozenset(
-    {"$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$match", "$nmatch", "$last", "$before"}
-)
+COMPARATORS = frozenset({"$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$match", "$nmatch", "$last", "$before"})
 LOGICAL = frozenset({"$and", "$or", "$msp"})  # $msp (match same property) is ANDed here
 SORT_ORDERS = frozenset({"$asc", "$desc"})
 
@@ -103,8 +101,7 @@ class _Parser:
         if match is None:
             raise self.fail()
         if match.group(1) not in DOMAINS:
-            raise AqlError(f"The sandbox implements the AQL domains {', '.join(DOMAINS)} only, "
-                           f"not '{match.group(1)}'")
+            raise AqlError(f"The sandbox implements the AQL domains {', '.join(DOMAINS)} only, not '{match.group(1)}'")
         self.pos = match.end()
         return match.group(1)
 
@@ -235,8 +232,7 @@ def _comparison(key: str, op: str, value: Any, parser: _Parser) -> Comparison:
         raise parser.fail(_key_pos(parser, key))
     if value is None and op not in ("$eq", "$ne"):
         raise AqlError(
-            "Illegal syntax the 'null' values are allowed to use only with equals and not "
-            "equals operators.\n"
+            "Illegal syntax the 'null' values are allowed to use only with equals and not equals operators.\n"
         )
     return Comparison(key, op, value)
 

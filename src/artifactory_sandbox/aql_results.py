@@ -25,9 +25,7 @@ PROPERTY_INCLUDES = frozenset({"property", "property.*", "property.key", "proper
 ID_CHUNK = 500  # SQLite's bound-parameter limit is far above; keeps statements small
 MINIMAL_ITEM_FIELDS = ("repo", "path", "name")
 # "(?)" is widened to one mark per id of the page; nothing else is ever formatted into SQL.
-ITEM_PROPERTIES_SQL = (
-    "SELECT item_id, key, value FROM properties WHERE item_id IN (?) ORDER BY item_id, key, value"
-)
+ITEM_PROPERTIES_SQL = "SELECT item_id, key, value FROM properties WHERE item_id IN (?) ORDER BY item_id, key, value"
 BUILD_PROPERTIES_SQL = (
     "SELECT b.id, p.key, p.value FROM builds b, json_each(b.info, '$.properties') p "
     "WHERE b.id IN (?) ORDER BY b.id, p.key"
@@ -96,8 +94,7 @@ def _include_error(query: Query, name: str) -> AqlError:
     found = query.text.find(f'"{name}"')
     near = query.text[found:].strip() if found >= 0 else query.text
     return AqlError(
-        f"Failed to parse query: {query.text}, it looks like there is syntax error near the "
-        f"following sub-query: {near}"
+        f"Failed to parse query: {query.text}, it looks like there is syntax error near the following sub-query: {near}"
     )
 
 
@@ -155,9 +152,7 @@ def _load_properties(
     return found
 
 
-def _property_rows(
-    conn: sqlite3.Connection, domain: str, chunk: Sequence[int]
-) -> list[sqlite3.Row]:
+def _property_rows(conn: sqlite3.Connection, domain: str, chunk: Sequence[int]) -> list[sqlite3.Row]:
     sql = ITEM_PROPERTIES_SQL if domain == "items" else BUILD_PROPERTIES_SQL
     marks = ",".join("?" * len(chunk))
     return conn.execute(sql.replace("(?)", f"({marks})"), list(chunk)).fetchall()
@@ -203,7 +198,11 @@ def _relation_entry(relation: str, names: list[str], row: sqlite3.Row) -> dict[s
         "module.build.created": row["created"], "module.build.url": row["url"],
     }  # fmt: skip
     wanted = {name.split(".", 1)[1] for name in names}
-    build = {f"build.{k[13:]}": v for k, v in values.items() if k.startswith("module.build.") and k in wanted and v is not None}
+    build = {
+        f"build.{k[13:]}": v
+        for k, v in values.items()
+        if k.startswith("module.build.") and k in wanted and v is not None
+    }
     module = {k: v for k, v in values.items() if k == "module.name" and k in wanted and v}
     entry = {f"{relation}.{k}": v for k, v in values.items() if "." not in k and k in wanted and v}
     if build:

@@ -63,8 +63,7 @@ def _relation(prefix: str, table: str, alias: str, id_col: str) -> dict[str, tup
         f"{prefix}.module.build.url": f"json_extract({build}.info, '$.url')",
     }  # fmt: skip
     join = (
-        f"LEFT JOIN {table} {alias} ON {alias}.sha1 = i.sha1 "
-        f"LEFT JOIN builds {build} ON {build}.id = {alias}.build_id"
+        f"LEFT JOIN {table} {alias} ON {alias}.sha1 = i.sha1 LEFT JOIN builds {build} ON {build}.id = {alias}.build_id"
     )
     return {name: (column, join) for name, column in columns.items()}
 
@@ -99,8 +98,7 @@ class _Context:
         found = text.find(f'"{key}"')
         near = text[found:].strip() if found >= 0 else text
         return AqlError(
-            f"Failed to parse query: {text}, it looks like there is syntax error near the "
-            f"following sub-query: {near}"
+            f"Failed to parse query: {text}, it looks like there is syntax error near the following sub-query: {near}"
         )
 
 
@@ -111,7 +109,7 @@ def compile_query(query: Query, result_fields: tuple[str, ...]) -> CompiledQuery
     if query.domain == "items" and "type" not in query.fields_used():
         where = f"({where}) AND i.type = 'file'"
     columns = ITEM_COLUMNS if query.domain == "items" else BUILD_COLUMNS
-    select = ", ".join(f"{columns[name]} AS \"{name}\"" for name in result_fields)
+    select = ", ".join(f'{columns[name]} AS "{name}"' for name in result_fields)
     source = "items i" if query.domain == "items" else "builds b"
     sql = (
         f"SELECT DISTINCT {source.split()[1]}.id AS id{', ' if select else ''}{select} "  # noqa: S608  values are bound

@@ -29,8 +29,11 @@ POLICY_LABELS = (("sha1", "SHA-1"), ("md5", "MD5"), ("sha256", "SHA-256"))
 
 def announced_checksums(req: Request) -> dict[str, str]:
     """Checksums the client sent: `X-Checksum-*` headers, `X-Checksum` typed by its length."""
-    found = {kind: req.headers[name].strip().lower()
-             for name, kind in CHECKSUM_HEADERS.items() if req.headers.get(name, "").strip()}
+    found = {
+        kind: req.headers[name].strip().lower()
+        for name, kind in CHECKSUM_HEADERS.items()
+        if req.headers.get(name, "").strip()
+    }
     generic = req.headers.get("X-Checksum", "").strip().lower()
     if generic:
         kind = GENERIC_BY_LENGTH.get(len(generic))
@@ -44,8 +47,7 @@ def mismatch_message(where: RepoPath, expected: dict[str, str], actual: Digests)
     """The 409 text of Artifactory's client checksum policy."""
     computed = actual.as_dict()
     infos = ", ".join(
-        f"{label}=ChecksumInfo{{type={label}, original='{expected.get(kind, 'null')}', "
-        f"actual='{computed[kind]}'}}"
+        f"{label}=ChecksumInfo{{type={label}, original='{expected.get(kind, 'null')}', actual='{computed[kind]}'}}"
         for kind, label in POLICY_LABELS
     )
     return (
@@ -79,9 +81,7 @@ def _check_deploy_permission(req: Request, where: RepoPath) -> None:
     principal = req.principal
     if principal is not None and not principal.can_write:
         name = f"token:{principal.name}" if principal.token_id else principal.name
-        raise HttpError(
-            403, f"User {name} is not permitted to deploy '{where.path}' into '{where.display}'."
-        )
+        raise HttpError(403, f"User {name} is not permitted to deploy '{where.path}' into '{where.display}'.")
 
 
 def _receive(req: Request, ctx: Sandbox, where: RepoPath, expected: dict[str, str]) -> Digests:
@@ -101,8 +101,7 @@ def _existing_content(ctx: Sandbox, where: RepoPath, expected: dict[str, str]) -
     if digests is None or not ctx.files.has(digests.sha256):
         raise HttpError(
             404,
-            f"Checksum deploy failed for '{where.display}': no existing binary with "
-            f"{kind.upper()} '{expected[kind]}'",
+            f"Checksum deploy failed for '{where.display}': no existing binary with {kind.upper()} '{expected[kind]}'",
         )
     try:
         check_expected(expected, digests)
@@ -119,8 +118,14 @@ def _create_folder(req: Request, ctx: Sandbox, where: RepoPath, props: Propertie
         if row is not None:
             items.set_properties(conn, row["id"], props)
     uri = f"{req.base_url}/artifactory/{where.url_path()}/"
-    body = {"repo": where.repo, "path": f"/{where.path}/" if where.path else "/",
-            "created": stamp.time, "createdBy": stamp.user, "uri": uri, "children": []}
+    body = {
+        "repo": where.repo,
+        "path": f"/{where.path}/" if where.path else "/",
+        "created": stamp.time,
+        "createdBy": stamp.user,
+        "uri": uri,
+        "children": [],
+    }
     return json_response(body, 201, ITEM_CREATED)
 
 

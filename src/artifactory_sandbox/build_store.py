@@ -161,14 +161,12 @@ def delete_run(conn: sqlite3.Connection, run: BuildRun) -> None:
     folder = encode_segment(run.name)
     prefix = f"{encode_segment(run.number)}-"
     for row in items.children(conn, run.build_repo, folder):
-        if row["name"].startswith(prefix) and row["name"][len(prefix):-5].isdigit():
+        if row["name"].startswith(prefix) and row["name"][len(prefix) : -5].isdigit():
             conn.execute("DELETE FROM items WHERE id = ?", (row["id"],))
 
 
 def statuses(conn: sqlite3.Connection, build_id: int) -> list[dict[str, str]]:
-    rows = conn.execute(
-        "SELECT * FROM build_statuses WHERE build_id = ? ORDER BY rowid", (build_id,)
-    ).fetchall()
+    rows = conn.execute("SELECT * FROM build_statuses WHERE build_id = ? ORDER BY rowid", (build_id,)).fetchall()
     return [_status(row) for row in rows]
 
 

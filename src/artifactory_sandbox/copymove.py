@@ -35,8 +35,13 @@ class TransferError(HttpError):
 
 
 def transfer(
-    conn: sqlite3.Connection, source: RepoPath, target: RepoPath, *, move: bool,
-    stamp: items.Stamp, dry: bool = False,
+    conn: sqlite3.Connection,
+    source: RepoPath,
+    target: RepoPath,
+    *,
+    move: bool,
+    stamp: items.Stamp,
+    dry: bool = False,
 ) -> Counts:
     """Copy (or move) the item at `source`, and everything below it, to `target`."""
     root = items.get(conn, source.repo, source.path)
@@ -48,7 +53,7 @@ def transfer(
     rows = [root, *items.descendants(conn, source.repo, source.path)]
     counts = Counts()
     for row in rows:
-        relative = items.full_path(row)[len(source.path):].lstrip("/")
+        relative = items.full_path(row)[len(source.path) :].lstrip("/")
         to = RepoPath(destination.repo, "/".join(p for p in (destination.path, relative) if p))
         _copy_one(conn, row, to, stamp, counts=counts, dry=dry)
     if move and not dry:
@@ -61,12 +66,8 @@ def _destination(conn: sqlite3.Connection, source: RepoPath, target: RepoPath) -
     if repo is None:
         raise TransferError(404, f"Target repository {target.repo} does not exist")
     existing = items.get(conn, repo.key, target.path)
-    into_folder = target.is_folder_request or not target.path or (
-        existing is not None and existing["type"] == "folder"
-    )
-    return RepoPath(repo.key, target.path).child(source.name) if into_folder else RepoPath(
-        repo.key, target.path
-    )
+    into_folder = target.is_folder_request or not target.path or (existing is not None and existing["type"] == "folder")
+    return RepoPath(repo.key, target.path).child(source.name) if into_folder else RepoPath(repo.key, target.path)
 
 
 def _inside(path: str, ancestor: str) -> bool:
@@ -74,8 +75,13 @@ def _inside(path: str, ancestor: str) -> bool:
 
 
 def _copy_one(
-    conn: sqlite3.Connection, row: sqlite3.Row, to: RepoPath, stamp: items.Stamp,
-    *, counts: Counts, dry: bool,
+    conn: sqlite3.Connection,
+    row: sqlite3.Row,
+    to: RepoPath,
+    stamp: items.Stamp,
+    *,
+    counts: Counts,
+    dry: bool,
 ) -> None:
     existing = items.get(conn, to.repo, to.path)
     folder = row["type"] == "folder"
@@ -117,12 +123,12 @@ def _handle(req: Request, ctx: Sandbox, move: bool) -> Response:
     try:
         target = parse_checked(to)
         with ctx.db.tx() as conn:
-            counts = transfer(conn, source, target, move=move, dry=dry,
-                              stamp=items.Stamp(req.user, iso_time(ctx.now())))
+            counts = transfer(
+                conn, source, target, move=move, dry=dry, stamp=items.Stamp(req.user, iso_time(ctx.now()))
+            )
     except HttpError as err:
         return json_response(_messages("ERROR", err.message), err.status, RESULT_TYPE)
-    return json_response(_messages("INFO", _summary(source, target, counts, move, dry)),
-                         content_type=RESULT_TYPE)
+    return json_response(_messages("INFO", _summary(source, target, counts, move, dry)), content_type=RESULT_TYPE)
 
 
 def _summary(source: RepoPath, target: RepoPath, counts: Counts, move: bool, dry: bool) -> str:

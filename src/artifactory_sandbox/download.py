@@ -25,11 +25,22 @@ PREFIX = "/artifactory/"
 BLOCK_SIZE = 1024 * 1024
 DEFAULT_MIME = "application/octet-stream"
 MIME_TYPES = {
-    "json": "application/json", "txt": "text/plain", "md": "text/plain", "xml": "application/xml",
-    "pom": "application/x-maven-pom+xml", "html": "text/html", "yaml": "text/plain",
-    "yml": "text/plain", "properties": "text/plain", "zip": "application/zip",
-    "jar": "application/java-archive", "gz": "application/x-gzip", "tgz": "application/x-gzip",
-    "tar": "application/x-tar", "whl": "application/zip", "csv": "text/csv",
+    "json": "application/json",
+    "txt": "text/plain",
+    "md": "text/plain",
+    "xml": "application/xml",
+    "pom": "application/x-maven-pom+xml",
+    "html": "text/html",
+    "yaml": "text/plain",
+    "yml": "text/plain",
+    "properties": "text/plain",
+    "zip": "application/zip",
+    "jar": "application/java-archive",
+    "gz": "application/x-gzip",
+    "tgz": "application/x-gzip",
+    "tar": "application/x-tar",
+    "whl": "application/zip",
+    "csv": "text/csv",
 }
 NOT_FOUND = "File not found."
 
@@ -111,8 +122,7 @@ def file_headers(row: sqlite3.Row) -> dict[str, str]:
         "X-Checksum-Sha256": row["sha256"],
         "X-Checksum-Md5": row["md5"],
         "X-Artifactory-Filename": quote(name),
-        "Content-Disposition": f"attachment; filename=\"{quote(name)}\"; "
-        f"filename*=UTF-8''{quote(name)}",
+        "Content-Disposition": f"attachment; filename=\"{quote(name)}\"; filename*=UTF-8''{quote(name)}",
     }
 
 
@@ -124,7 +134,7 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     """
     if not header or not header.strip().startswith("bytes=") or "," in header:
         return None
-    first, _, last = header.strip()[len("bytes="):].partition("-")
+    first, _, last = header.strip()[len("bytes=") :].partition("-")
     try:
         span = _span(first.strip(), last.strip(), size)
     except ValueError:
@@ -162,10 +172,11 @@ def _listing(where: RepoPath, rows: list[sqlite3.Row]) -> Response:
         link = f'<a href="{quote(name)}">{html.escape(name)}</a>'
         lines.append(f"{link}{' ' * max(1, 50 - len(name))}{when:%d-%b-%Y %H:%M}  {size:>12}")
     page = (
-        f"<!DOCTYPE html>\n<html>\n<head><meta name=\"robots\" content=\"noindex\" />\n"
+        f'<!DOCTYPE html>\n<html>\n<head><meta name="robots" content="noindex" />\n'
         f"<title>Index of {title}</title>\n</head>\n<body>\n<h1>Index of {title}</h1>\n"
-        f"<pre>Name    Last modified      Size</pre><hr/>\n<pre>" + "\n".join(lines) +
-        "\n</pre>\n<hr/><address style=\"font-size:small;\">Artifactory Server</address>"
+        f"<pre>Name    Last modified      Size</pre><hr/>\n<pre>"
+        + "\n".join(lines)
+        + '\n</pre>\n<hr/><address style="font-size:small;">Artifactory Server</address>'
         "</body>\n</html>\n"
     )
     return Response(200, page.encode("utf-8"), content_type="text/html;charset=utf-8")

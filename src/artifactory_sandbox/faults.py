@@ -20,7 +20,14 @@ if TYPE_CHECKING:
 
 REQUEST_LOG_SIZE = 2000
 FAULT_FIELDS = {
-    "method", "path", "count", "status", "retry_after", "reset_after_bytes", "delay", "body_delay",
+    "method",
+    "path",
+    "count",
+    "status",
+    "retry_after",
+    "reset_after_bytes",
+    "delay",
+    "body_delay",
     "message",
 }
 

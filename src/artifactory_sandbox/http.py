@@ -147,9 +147,7 @@ class Route:
         object.__setattr__(self, "regex", re.compile(self.pattern))
 
 
-def json_response(
-    obj: Any, status: int = 200, content_type: str = "application/json"
-) -> Response:
+def json_response(obj: Any, status: int = 200, content_type: str = "application/json") -> Response:
     body = json.dumps(obj, indent=2, ensure_ascii=False).encode("utf-8")
     return Response(status, body, content_type=content_type)
 

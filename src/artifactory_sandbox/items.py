@@ -52,9 +52,7 @@ def require(conn: sqlite3.Connection, where: RepoPath) -> sqlite3.Row:
 
 
 def children(conn: sqlite3.Connection, repo: str, path: str) -> list[sqlite3.Row]:
-    return conn.execute(
-        "SELECT * FROM items WHERE repo = ? AND path = ? ORDER BY name", (repo, path or ".")
-    ).fetchall()
+    return conn.execute("SELECT * FROM items WHERE repo = ? AND path = ? ORDER BY name", (repo, path or ".")).fetchall()
 
 
 def descendants(conn: sqlite3.Connection, repo: str, path: str) -> list[sqlite3.Row]:
@@ -124,9 +122,22 @@ def put_file(
         "INSERT INTO items(repo, path, name, type, size, sha256, sha1, md5, created, created_by,"
         " modified, modified_by, updated, original_sha1, original_md5, original_sha256)"
         " VALUES (?, ?, ?, 'file', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (where.repo, where.parent, where.name, digests.size, digests.sha256, digests.sha1,
-         digests.md5, *created, stamp.time, stamp.user, stamp.time,
-         originals.get("sha1"), originals.get("md5"), originals.get("sha256")),
+        (
+            where.repo,
+            where.parent,
+            where.name,
+            digests.size,
+            digests.sha256,
+            digests.sha1,
+            digests.md5,
+            *created,
+            stamp.time,
+            stamp.user,
+            stamp.time,
+            originals.get("sha1"),
+            originals.get("md5"),
+            originals.get("sha256"),
+        ),
     )
     return int(cursor.lastrowid or 0)
 
@@ -143,9 +154,7 @@ def delete_tree(conn: sqlite3.Connection, repo: str, path: str) -> int:
 
 def properties(conn: sqlite3.Connection, item_id: int) -> Properties:
     props: Properties = {}
-    rows = conn.execute(
-        "SELECT key, value FROM properties WHERE item_id = ? ORDER BY rowid", (item_id,)
-    )
+    rows = conn.execute("SELECT key, value FROM properties WHERE item_id = ? ORDER BY rowid", (item_id,))
     for row in rows:
         props.setdefault(row["key"], []).append(row["value"])
     return props
@@ -162,9 +171,7 @@ def set_properties(conn: sqlite3.Connection, item_id: int, props: Properties) ->
 
 
 def delete_properties(conn: sqlite3.Connection, item_id: int, keys: Iterable[str]) -> None:
-    conn.executemany(
-        "DELETE FROM properties WHERE item_id = ? AND key = ?", [(item_id, key) for key in keys]
-    )
+    conn.executemany("DELETE FROM properties WHERE item_id = ? AND key = ?", [(item_id, key) for key in keys])
 
 
 def touch(conn: sqlite3.Connection, item_id: int, stamp: Stamp) -> None:

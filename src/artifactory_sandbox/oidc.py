@@ -102,9 +102,7 @@ def _config(ctx: Sandbox) -> OidcConfig:
 def verify_id_token(token: str, provider: Provider) -> dict[str, Any]:
     """The token's claims once signature, issuer, audience and lifetime check out."""
     key = _public_key(token, provider)
-    options: jwt.types.Options = {
-        "require": ["exp", "iat", "iss"], "verify_aud": provider.audience is not None
-    }
+    options: jwt.types.Options = {"require": ["exp", "iat", "iss"], "verify_aud": provider.audience is not None}
     try:
         claims: dict[str, Any] = jwt.decode(
             token, key, algorithms=["RS256"], issuer=provider.issuer_url,

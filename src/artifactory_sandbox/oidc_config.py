@@ -107,10 +107,7 @@ def load_config(path: Path) -> OidcConfig:
 
 
 def _resolve_files(config: OidcConfig, base: Path) -> OidcConfig:
-    providers = [
-        p.model_copy(update={"jwks_file": base / p.jwks_file}) if p.jwks_file else p
-        for p in config.providers
-    ]
+    providers = [p.model_copy(update={"jwks_file": base / p.jwks_file}) if p.jwks_file else p for p in config.providers]
     return config.model_copy(update={"providers": providers})
 
 

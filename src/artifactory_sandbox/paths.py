@@ -50,7 +50,7 @@ def repo_path(req: Request, prefix: str) -> RepoPath:
     raw = req.raw_path.split(";", 1)[0]
     if not raw.startswith(prefix):
         raise HttpError(404, "Not Found")
-    return parse(raw[len(prefix):])
+    return parse(raw[len(prefix) :])
 
 
 def parse(raw: str) -> RepoPath:

@@ -111,9 +111,7 @@ def target_accepts(conn: sqlite3.Connection, where: RepoPath) -> bool:
     config = json.loads(row["config"]) if row else {}
     includes = _patterns(config.get("includesPattern") or "**/*")
     excludes = _patterns(config.get("excludesPattern") or "")
-    return any(p.fullmatch(where.path) for p in includes) and not any(
-        p.fullmatch(where.path) for p in excludes
-    )
+    return any(p.fullmatch(where.path) for p in includes) and not any(p.fullmatch(where.path) for p in excludes)
 
 
 def _patterns(text: str) -> list[re.Pattern[str]]:

@@ -66,9 +66,7 @@ def _split_key(pair: str) -> tuple[str, str]:
     return (parts[0], parts[1]) if len(parts) == 2 else (parts[0], "")
 
 
-def split_unescaped(
-    text: str, separators: str, keep_escapes: bool = False, maxsplit: int = -1
-) -> list[str]:
+def split_unescaped(text: str, separators: str, keep_escapes: bool = False, maxsplit: int = -1) -> list[str]:
     """Split on any of `separators` not preceded by a backslash.
 
     Escapes are removed from the parts unless `keep_escapes` (for a later second split).

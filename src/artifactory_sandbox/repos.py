@@ -21,21 +21,52 @@ if TYPE_CHECKING:
 RCLASSES = ("local", "remote", "virtual", "federated")
 # packageType as sent in the JSON -> the display form of the list API.
 PACKAGE_TYPES = {
-    "generic": "Generic", "machinelearning": "MachineLearning", "huggingfaceml": "HuggingFaceML",
-    "pypi": "Pypi", "docker": "Docker", "npm": "Npm", "maven": "Maven", "gradle": "Gradle",
-    "helm": "Helm", "go": "Go", "conda": "Conda", "nuget": "NuGet", "terraform": "Terraform",
-    "cargo": "Cargo", "debian": "Debian", "rpm": "YUM", "gems": "Gems", "conan": "Conan",
-    "oci": "OCI", "gitlfs": "GitLfs", "composer": "Composer", "cran": "CRAN", "ivy": "Ivy",
-    "sbt": "SBT", "alpine": "Alpine", "swift": "Swift", "pub": "Pub", "ansible": "Ansible",
+    "generic": "Generic",
+    "machinelearning": "MachineLearning",
+    "huggingfaceml": "HuggingFaceML",
+    "pypi": "Pypi",
+    "docker": "Docker",
+    "npm": "Npm",
+    "maven": "Maven",
+    "gradle": "Gradle",
+    "helm": "Helm",
+    "go": "Go",
+    "conda": "Conda",
+    "nuget": "NuGet",
+    "terraform": "Terraform",
+    "cargo": "Cargo",
+    "debian": "Debian",
+    "rpm": "YUM",
+    "gems": "Gems",
+    "conan": "Conan",
+    "oci": "OCI",
+    "gitlfs": "GitLfs",
+    "composer": "Composer",
+    "cran": "CRAN",
+    "ivy": "Ivy",
+    "sbt": "SBT",
+    "alpine": "Alpine",
+    "swift": "Swift",
+    "pub": "Pub",
+    "ansible": "Ansible",
 }
 RESERVED_KEYS = frozenset({"api", "ui", "list", "repo", "webapp", "favicon.ico", "artifactory"})
 KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 # Defaults as in JFrog's "Get All Repository Configurations" sample.
 DEFAULTS: dict[str, Any] = {
-    "description": "", "notes": "", "includesPattern": "**/*", "excludesPattern": "",
-    "repoLayoutRef": "simple-default", "projectKey": "default", "environments": [],
-    "blackedOut": False, "propertySets": [], "archiveBrowsingEnabled": False,
-    "priorityResolution": False, "downloadRedirect": False, "cdnRedirect": False,
+    "description": "",
+    "notes": "",
+    "includesPattern": "**/*",
+    "excludesPattern": "",
+    "repoLayoutRef": "simple-default",
+    "projectKey": "default",
+    "environments": [],
+    "blackedOut": False,
+    "propertySets": [],
+    "archiveBrowsingEnabled": False,
+    "priorityResolution": False,
+    "downloadRedirect": False,
+    "cdnRedirect": False,
     "xrayIndex": False,
 }
 
@@ -113,8 +144,7 @@ def ensure_default_repos(ctx: Sandbox) -> None:
 def _insert(conn: sqlite3.Connection, config: dict[str, Any], ctx: Sandbox) -> None:
     conn.execute(
         "INSERT INTO repos(key, rclass, package_type, config, created) VALUES (?, ?, ?, ?, ?)",
-        (config["key"], config["rclass"], config["packageType"], json.dumps(config),
-         iso_time(ctx.now())),
+        (config["key"], config["rclass"], config["packageType"], json.dumps(config), iso_time(ctx.now())),
     )
 
 

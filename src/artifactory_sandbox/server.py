@@ -278,9 +278,7 @@ def _host_port(server: SandboxServer) -> str:
     return f"{host!s}:{port}"
 
 
-def _log_entry(
-    req: Request, body: _Body, status: int, fault: Fault | None, started: float
-) -> LoggedRequest:
+def _log_entry(req: Request, body: _Body, status: int, fault: Fault | None, started: float) -> LoggedRequest:
     return LoggedRequest(
         method=req.method,
         path=req.path,

@@ -64,8 +64,7 @@ def get_storage(req: Request, ctx: Sandbox, **_: str) -> Response:
 
 
 def file_info(req: Request, where: RepoPath, row: sqlite3.Row) -> dict[str, Any]:
-    originals = {kind: row[f"original_{kind}"] for kind in ("sha1", "md5", "sha256")
-                 if row[f"original_{kind}"]}
+    originals = {kind: row[f"original_{kind}"] for kind in ("sha1", "md5", "sha256") if row[f"original_{kind}"]}
     return {
         "repo": where.repo,
         "path": f"/{where.path}",
@@ -87,8 +86,10 @@ def _folder_info(
     req: Request, conn: sqlite3.Connection, where: RepoPath, repo: Repo, row: sqlite3.Row | None
 ) -> dict[str, Any]:
     created = row["created"] if row is not None else _repo_created(conn, repo.key)
-    children = [{"uri": f"/{child['name']}", "folder": child["type"] == "folder"}
-                for child in items.children(conn, repo.key, where.path)]
+    children = [
+        {"uri": f"/{child['name']}", "folder": child["type"] == "folder"}
+        for child in items.children(conn, repo.key, where.path)
+    ]
     return {
         "repo": where.repo,
         "path": f"/{where.path}",
@@ -107,17 +108,18 @@ def _repo_created(conn: sqlite3.Connection, key: str) -> str:
     return str(row["created"]) if row else ""
 
 
-def _list(
-    req: Request, conn: sqlite3.Connection, where: RepoPath, repo: Repo, row: sqlite3.Row | None
-) -> Response:
+def _list(req: Request, conn: sqlite3.Connection, where: RepoPath, repo: Repo, row: sqlite3.Row | None) -> Response:
     if row is not None and row["type"] == "file":
         raise HttpError(400, f"Expected a folder but found a file: {where.display}")
     deep, folders = req.flag("deep"), req.flag("listFolders")
     max_level = (_int_arg(req, "depth", 0) or UNLIMITED) if deep else 1
     base = where.path
     rows = items.descendants(conn, repo.key, base) if deep else items.children(conn, repo.key, base)
-    files = [_list_entry(req, conn, child, base) for child in rows
-             if (folders or child["type"] == "file") and _level(child, base) <= max_level]
+    files = [
+        _list_entry(req, conn, child, base)
+        for child in rows
+        if (folders or child["type"] == "file") and _level(child, base) <= max_level
+    ]
     if req.flag("includeRootPath"):
         files.insert(0, _root_entry(conn, repo, row))
     created = row["created"] if row is not None else _repo_created(conn, repo.key)
@@ -126,16 +128,14 @@ def _list(
 
 
 def _level(row: sqlite3.Row, base: str) -> int:
-    relative = items.full_path(row)[len(base) + 1 if base else 0:]
+    relative = items.full_path(row)[len(base) + 1 if base else 0 :]
     return relative.count("/") + 1
 
 
-def _list_entry(
-    req: Request, conn: sqlite3.Connection, row: sqlite3.Row, base: str
-) -> dict[str, Any]:
+def _list_entry(req: Request, conn: sqlite3.Connection, row: sqlite3.Row, base: str) -> dict[str, Any]:
     folder = row["type"] == "folder"
     entry: dict[str, Any] = {
-        "uri": "/" + items.full_path(row)[len(base) + 1 if base else 0:],
+        "uri": "/" + items.full_path(row)[len(base) + 1 if base else 0 :],
         "size": -1 if folder else row["size"],
         "lastModified": row["modified"],
         "folder": folder,
@@ -162,9 +162,7 @@ def _int_arg(req: Request, name: str, default: int) -> int:
         raise HttpError(400, f"Parameter '{name}' must be a number") from err
 
 
-def _get_properties(
-    req: Request, conn: sqlite3.Connection, where: RepoPath, row: sqlite3.Row | None
-) -> Response:
+def _get_properties(req: Request, conn: sqlite3.Connection, where: RepoPath, row: sqlite3.Row | None) -> Response:
     props = items.properties(conn, row["id"]) if row is not None else {}
     wanted = parse_keys(req.arg("properties") or "")
     if wanted:
@@ -175,21 +173,21 @@ def _get_properties(
     return json_response(body, content_type=ITEM_PROPERTIES)
 
 
-def _stats(
-    req: Request, conn: sqlite3.Connection, where: RepoPath, row: sqlite3.Row | None
-) -> Response:
+def _stats(req: Request, conn: sqlite3.Connection, where: RepoPath, row: sqlite3.Row | None) -> Response:
     if row is None or row["type"] != "file":
         raise HttpError(400, f"Statistics are kept for files only: {where.display}")
     stats = conn.execute("SELECT * FROM downloads WHERE item_id = ?", (row["id"],)).fetchone()
     last = _epoch_ms(stats["last_downloaded"]) if stats else 0
-    return json_response({
-        "uri": storage_uri(req, where),
-        "downloadCount": stats["count"] if stats else 0,
-        "lastDownloaded": last,
-        "lastDownloadedBy": stats["last_downloaded_by"] if stats else None,
-        "remoteDownloadCount": 0,
-        "remoteLastDownloaded": 0,
-    })
+    return json_response(
+        {
+            "uri": storage_uri(req, where),
+            "downloadCount": stats["count"] if stats else 0,
+            "lastDownloaded": last,
+            "lastDownloadedBy": stats["last_downloaded_by"] if stats else None,
+            "remoteDownloadCount": 0,
+            "remoteLastDownloaded": 0,
+        }
+    )
 
 
 def _epoch_ms(iso: str) -> int:
@@ -232,7 +230,7 @@ def patch_metadata(req: Request, ctx: Sandbox, **_: str) -> Response:
 def _metadata_body(body: Any) -> tuple[Properties, list[str]]:
     props = body.get("props") if isinstance(body, dict) else None
     if not isinstance(props, dict):
-        raise HttpError(400, "Expected a JSON body like {\"props\":{\"key\":\"value\"}}")
+        raise HttpError(400, 'Expected a JSON body like {"props":{"key":"value"}}')
     to_set: Properties = {}
     to_delete: list[str] = []
     for key, value in props.items():
@@ -249,9 +247,7 @@ def _metadata_body(body: Any) -> tuple[Properties, list[str]]:
 Change = Callable[[sqlite3.Connection, int], None]
 
 
-def _apply(
-    req: Request, ctx: Sandbox, where: RepoPath, change: Change, recursive_param: str = "recursive"
-) -> None:
+def _apply(req: Request, ctx: Sandbox, where: RepoPath, change: Change, recursive_param: str = "recursive") -> None:
     """Run `change(conn, item_id)` on the item, and on everything below it when recursive."""
     stamp = items.Stamp(req.user, iso_time(ctx.now()))
     with ctx.db.tx() as conn:

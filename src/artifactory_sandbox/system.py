@@ -20,8 +20,7 @@ def ping(req: Request, ctx: Sandbox) -> Response:
 
 def version(req: Request, ctx: Sandbox) -> Response:
     return json_response(
-        {"version": VERSION, "revision": REVISION, "addons": ["build", "rest", "aql", "xray"],
-         "license": "sandbox"}
+        {"version": VERSION, "revision": REVISION, "addons": ["build", "rest", "aql", "xray"], "license": "sandbox"}
     )
 
 

@@ -67,7 +67,7 @@ def load_advisories(path: Path | None) -> list[Advisory]:
         raise AdvisoryFileError(f"cannot read advisories {path or SHIPPED}: {err}") from err
     entries = document.get("advisories") if isinstance(document, dict) else None
     if not isinstance(entries, list):
-        raise AdvisoryFileError(f"{path or SHIPPED}: expected {{\"advisories\": [...]}}")
+        raise AdvisoryFileError(f'{path or SHIPPED}: expected {{"advisories": [...]}}')
     return [_advisory(entry, index) for index, entry in enumerate(entries)]
 
 

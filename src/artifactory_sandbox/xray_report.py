@@ -84,7 +84,7 @@ def _vulnerability(scan: ScanContext, issue: Issue) -> dict[str, Any]:
 def v1_result(scan: ScanContext, created: str) -> dict[str, Any]:
     violations = scan.violations
     run = scan.run
-    outcome = (f"{len(violations)} Alerts were generated" if violations else "passed with no Alerts")
+    outcome = f"{len(violations)} Alerts were generated" if violations else "passed with no Alerts"
     summary = {"message": f"Build {run.name} number {run.number} was scanned by Xray and {outcome}",
                "total_alerts": len(violations), "fail_build": bool(violations),
                "more_details_url": scan.details_url if violations else ""}  # fmt: skip

@@ -154,4 +154,3 @@ def xray_range(specifiers: SpecifierSet) -> str:
         else:
             return str(specifiers)
     return f"{low}{high}{end}"
-

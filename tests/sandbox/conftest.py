@@ -1,7 +1,7 @@
 """Fixtures: a fresh sandbox per test on a free port, and httpx clients for its kinds of caller.
 
-    def test_x(sandbox, admin):
-        admin.put("/artifactory/ml-models-dev-local/a.bin", content=b"...")
+def test_x(sandbox, admin):
+    admin.put("/artifactory/ml-models-dev-local/a.bin", content=b"...")
 """
 
 from __future__ import annotations
@@ -50,8 +50,7 @@ def anonymous(sandbox: SandboxHandle) -> Iterator[httpx.Client]:
 
 def checksums(data: bytes) -> dict[str, str]:
     """sha1, md5 and sha256 hex digests, as the server reports them."""
-    return {kind: hashlib.new(kind, data, usedforsecurity=False).hexdigest()
-            for kind in ("sha1", "md5", "sha256")}
+    return {kind: hashlib.new(kind, data, usedforsecurity=False).hexdigest() for kind in ("sha1", "md5", "sha256")}
 
 
 def errors(response: httpx.Response) -> list[tuple[int, str]]:

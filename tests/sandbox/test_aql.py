@@ -25,13 +25,35 @@ def db(tmp_path: Path) -> Iterator[Database]:
     database.close()
 
 
-def _item(conn: Any, repo: str, path: str, name: str, sha1: str | None, *, size: int = 10,
-          kind: str = "file", created: str = T0) -> int:
+def _item(
+    conn: Any,
+    repo: str,
+    path: str,
+    name: str,
+    sha1: str | None,
+    *,
+    size: int = 10,
+    kind: str = "file",
+    created: str = T0,
+) -> int:
     cur = conn.execute(
         "INSERT INTO items(repo, path, name, type, size, sha256, sha1, md5, created, created_by,"
         " modified, modified_by, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (repo, path, name, kind, size, sha1 and sha1 * 2, sha1, sha1 and sha1[:32], created,
-         "admin", created, "admin", created),
+        (
+            repo,
+            path,
+            name,
+            kind,
+            size,
+            sha1 and sha1 * 2,
+            sha1,
+            sha1 and sha1[:32],
+            created,
+            "admin",
+            created,
+            "admin",
+            created,
+        ),
     )
     return int(cur.lastrowid)
 
@@ -42,18 +64,31 @@ def _seed(conn: Any) -> None:
     c = _item(conn, "models-local", ".", "README.md", "c" * 40, size=7, created="2024-01-01T00:00:00.000Z")
     _item(conn, "models-local", "fraud", "1.0", None, size=0, kind="folder")
     _item(conn, "other-local", "x", "Model.PKL", "d" * 40, size=1000)
-    for item, key, value in [(a, "metric.accuracy", "0.95"), (a, "env", "dev"), (a, "env", "qa"),
-                             (b, "metric.accuracy", "0.85"), (c, "build.name", "fraud")]:
+    for item, key, value in [
+        (a, "metric.accuracy", "0.95"),
+        (a, "env", "dev"),
+        (a, "env", "qa"),
+        (b, "metric.accuracy", "0.85"),
+        (c, "build.name", "fraud"),
+    ]:
         conn.execute("INSERT INTO properties(item_id, key, value) VALUES (?,?,?)", (item, key, value))
-    info = json.dumps({"name": "fraud", "number": "7", "url": "https://ci/7",
-                       "artifactoryPrincipal": "ci", "properties": {"buildInfo.env.X": "1"}})
+    info = json.dumps(
+        {
+            "name": "fraud",
+            "number": "7",
+            "url": "https://ci/7",
+            "artifactoryPrincipal": "ci",
+            "properties": {"buildInfo.env.X": "1"},
+        }
+    )
     build = conn.execute(
         "INSERT INTO builds(name, number, started, project, info, created) VALUES (?,?,?,?,?,?)",
         ("fraud", "7", "2025-04-06T09:00:00.000+0000", "", info, T0),
     ).lastrowid
     conn.execute(
-        "INSERT INTO build_artifacts(build_id, module, name, type, sha1, sha256, md5, path)"
-        " VALUES (?,?,?,?,?,?,?,?)", (build, "fraud", "model.pkl", "pkl", "a" * 40, "", "", "fraud/1.0/model.pkl"))
+        "INSERT INTO build_artifacts(build_id, module, name, type, sha1, sha256, md5, path) VALUES (?,?,?,?,?,?,?,?)",
+        (build, "fraud", "model.pkl", "pkl", "a" * 40, "", "", "fraud/1.0/model.pkl"),
+    )
 
 
 def run(db: Database, text: str, admin: bool = True) -> dict[str, Any]:
@@ -105,8 +140,10 @@ def test_comparison_operators(db: Database, criteria: str, expected: list[str]) 
 
 
 def test_repeated_and_or_keys_in_one_object_are_all_applied(db: Database) -> None:
-    text = ('items.find({"$and":[{"@env":"dev"}],"$and":[{"@env":"qa"}],'
-            '"$or":[{"name":"model.pkl"},{"name":"nothing"}],"$or":[{"repo":"models-local"}]})')
+    text = (
+        'items.find({"$and":[{"@env":"dev"}],"$and":[{"@env":"qa"}],'
+        '"$or":[{"name":"model.pkl"},{"name":"nothing"}],"$or":[{"repo":"models-local"}]})'
+    )
     assert names(run(db, text)) == ["model.pkl"]
 
 
@@ -119,15 +156,16 @@ def test_property_criteria_compare_values_as_artifactory_does(db: Database) -> N
 
 
 def test_build_linkage_matches_by_checksum_on_the_same_build(db: Database) -> None:
-    same = ('items.find({"$and":[{"artifact.module.build.name":"fraud",'
-            '"artifact.module.build.number":"7"}]})')
+    same = 'items.find({"$and":[{"artifact.module.build.name":"fraud","artifact.module.build.number":"7"}]})'
     assert names(run(db, same)) == ["model.pkl"]
     assert names(run(db, 'items.find({"artifact.module.build.number":"8"})')) == []
 
 
 def test_include_properties_and_build_fields(db: Database) -> None:
-    text = ('items.find({"name":"model.pkl"}).include("name","property",'
-            '"artifact.module.build.name","artifact.module.build.number")')
+    text = (
+        'items.find({"name":"model.pkl"}).include("name","property",'
+        '"artifact.module.build.name","artifact.module.build.number")'
+    )
     assert run(db, text)["results"] == [{
         "name": "model.pkl",
         "properties": [{"key": "env", "value": "dev"}, {"key": "env", "value": "qa"},
@@ -180,15 +218,14 @@ def test_builds_domain(db: Database) -> None:
         ('items.find({"name":"x"}).limit(-1)', ".limit(-1)"),
         ('items.find({"name":"x"}).include("nmae")', '"nmae")'),
         ('items.find({"name" "x"})', '"x"})'),
-        ('items.fnd({})', 'items.fnd({})'),
+        ("items.fnd({})", "items.fnd({})"),
     ],
 )
 def test_malformed_queries_get_artifactorys_message(db: Database, text: str, near: str) -> None:
     with pytest.raises(aql.AqlError) as err:
         run(db, text)
     assert str(err.value) == (
-        f"Failed to parse query: {text}, it looks like there is syntax error near the "
-        f"following sub-query: {near}"
+        f"Failed to parse query: {text}, it looks like there is syntax error near the following sub-query: {near}"
     )
 
 

@@ -48,9 +48,7 @@ def test_api_key_header(sandbox: SandboxHandle) -> None:
         {"X-JFrog-Art-Api": "wrong"},
     ],
 )
-def test_wrong_credentials_are_401_bad_credentials(
-    sandbox: SandboxHandle, headers: dict[str, str]
-) -> None:
+def test_wrong_credentials_are_401_bad_credentials(sandbox: SandboxHandle, headers: dict[str, str]) -> None:
     response = _get(sandbox, headers=headers)
     assert errors(response) == [(401, "Bad credentials")]
     assert response.headers["www-authenticate"].startswith("Basic")
@@ -63,9 +61,7 @@ def test_wrong_credentials_rejected_even_where_anonymous_is_allowed(sandbox: San
 
 def test_no_credentials_is_401_authentication_required(anonymous: httpx.Client) -> None:
     assert errors(anonymous.get(REPOS)) == [(401, "Authentication is required")]
-    assert errors(anonymous.get(f"/artifactory/{DEV_REPO}/x")) == [
-        (401, "Authentication is required")
-    ]
+    assert errors(anonymous.get(f"/artifactory/{DEV_REPO}/x")) == [(401, "Authentication is required")]
 
 
 def test_read_only_token_reads_but_cannot_deploy(reader: httpx.Client) -> None:
@@ -92,17 +88,23 @@ def test_read_only_token_cannot_change_anything(reader: httpx.Client, admin: htt
 def _store_token(sandbox: SandboxHandle, token: str, scope: str, expires_at: int | None) -> None:
     with sandbox.ctx.db.tx() as conn:
         conn.execute(
-            "INSERT INTO tokens(token_id, token_hash, subject, scope, expires_at, created)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (f"id-{token}", token_hash(token), "jfac@01sandbox/users/alice", scope, expires_at,
-             "2025-01-01T00:00:00.000Z"),
+            "INSERT INTO tokens(token_id, token_hash, subject, scope, expires_at, created) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                f"id-{token}",
+                token_hash(token),
+                "jfac@01sandbox/users/alice",
+                scope,
+                expires_at,
+                "2025-01-01T00:00:00.000Z",
+            ),
         )
 
 
 def test_stored_user_token_may_deploy_as_its_user(sandbox: SandboxHandle) -> None:
     _store_token(sandbox, "t.user.sig", "applied-permissions/user", int(time.time()) + 60)
     response = httpx.put(
-        f"{sandbox.url}/artifactory/{DEV_REPO}/alice.txt", content=b"a",
+        f"{sandbox.url}/artifactory/{DEV_REPO}/alice.txt",
+        content=b"a",
         headers={"Authorization": "Bearer t.user.sig"},
     )
     assert (response.status_code, response.json()["createdBy"]) == (201, "alice")
@@ -111,12 +113,11 @@ def test_stored_user_token_may_deploy_as_its_user(sandbox: SandboxHandle) -> Non
 def test_stored_reader_token_gets_403_on_deploy(sandbox: SandboxHandle) -> None:
     _store_token(sandbox, "t.read.sig", "applied-permissions/groups:readers", None)
     response = httpx.put(
-        f"{sandbox.url}/artifactory/{DEV_REPO}/x.txt", content=b"a",
+        f"{sandbox.url}/artifactory/{DEV_REPO}/x.txt",
+        content=b"a",
         headers={"Authorization": "Bearer t.read.sig"},
     )
-    assert errors(response) == [
-        (403, f"User token:alice is not permitted to deploy 'x.txt' into '{DEV_REPO}:x.txt'.")
-    ]
+    assert errors(response) == [(403, f"User token:alice is not permitted to deploy 'x.txt' into '{DEV_REPO}:x.txt'.")]
 
 
 def test_expired_stored_token_is_bad_credentials(sandbox: SandboxHandle) -> None:

@@ -80,11 +80,12 @@ def test_aql_finds_build_artifacts_by_checksum(client: httpx.Client) -> None:
     deploy(client, "copies/model.onnx", b"churn-weights")  # same content elsewhere: also linked
     deploy(client, "churn/7/unrelated.txt", b"not in the build")
     publish(client, build_info("churn", "7", [{"name": "model.onnx", "path": "churn/7/model.onnx", **sums}]))
-    query = ('items.find({"$or":[{"$and":[{"artifact.module.build.name":"churn",'
-             '"artifact.module.build.number":"7"}]}]}).include("repo","path","name","actual_sha1")')
+    query = (
+        'items.find({"$or":[{"$and":[{"artifact.module.build.name":"churn",'
+        '"artifact.module.build.number":"7"}]}]}).include("repo","path","name","actual_sha1")'
+    )
     rows = aql(client, query).json()["results"]
-    assert sorted(row["path"] + "/" + row["name"] for row in rows) == [
-        "churn/7/model.onnx", "copies/model.onnx"]
+    assert sorted(row["path"] + "/" + row["name"] for row in rows) == ["churn/7/model.onnx", "copies/model.onnx"]
     assert {row["actual_sha1"] for row in rows} == {sums["sha1"]}
 
 
@@ -122,7 +123,10 @@ def test_same_run_with_different_content_conflicts(client: httpx.Client) -> None
         ({"name": "x", "started": STARTED}, "Build number is missing or empty"),
         ({"name": "x", "number": "1"}, "Build started is missing or empty"),
         ({"name": "x", "number": "1", "started": "yesterday"}, 'Unparseable date: "yesterday"'),
-        ({"name": "x", "number": "1", "started": STARTED, "modules": {}}, "Build info 'modules' must be a list of objects"),
+        (
+            {"name": "x", "number": "1", "started": STARTED, "modules": {}},
+            "Build info 'modules' must be a list of objects",
+        ),
     ],
 )
 def test_invalid_build_info_is_400(client: httpx.Client, body: dict[str, Any], message: str) -> None:
@@ -165,7 +169,9 @@ def test_delete_numbers_and_artifacts(client: httpx.Client) -> None:
     publish(client, build_info("gone", "2", []))
     response = client.delete("/api/build/gone?buildNumbers=1&artifacts=1")
     assert (response.status_code, response.text) == (
-        200, "The following builds has been deleted successfully: 'gone#1'.")
+        200,
+        "The following builds has been deleted successfully: 'gone#1'.",
+    )
     assert client.get("/api/build/gone/1").status_code == 404
     assert client.get("/api/build/gone/2").status_code == 200
     assert client.get(f"/{REPO}/gone/1/model.bin").status_code == 404

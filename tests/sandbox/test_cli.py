@@ -26,18 +26,17 @@ def auth(process: SandboxProcess) -> dict[str, str]:
 
 def test_generated_token_is_printed_in_the_one_ready_line(tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "artifactory_sandbox", "--port", "0", "--data-dir",
-         str(tmp_path / "d")], stdout=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "artifactory_sandbox", "--port", "0", "--data-dir", str(tmp_path / "d")],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
-        found = re.fullmatch(r"Sandbox ready at (http://127\.0\.0\.1:\d+) \(admin token: (\S+)\)\n",
-                             line)
+        found = re.fullmatch(r"Sandbox ready at (http://127\.0\.0\.1:\d+) \(admin token: (\S+)\)\n", line)
         assert found, line
         url, token = found.groups()
-        ping = httpx.get(f"{url}/artifactory/api/repositories",
-                         headers={"Authorization": f"Bearer {token}"})
+        ping = httpx.get(f"{url}/artifactory/api/repositories", headers={"Authorization": f"Bearer {token}"})
         assert ping.status_code == 200
     finally:
         proc.terminate()
@@ -68,16 +67,15 @@ def test_sigint_is_a_clean_exit(tmp_path: Path) -> None:
 def test_restart_on_the_same_dir_and_port_keeps_everything(tmp_path: Path) -> None:
     with SandboxProcess(tmp_path / "d") as process:
         url = process.url
-        httpx.put(f"{url}/artifactory/{DEV_REPO}/kept.bin;stage=dev", content=b"kept",
-                  headers=auth(process))
-        httpx.put(f"{url}/artifactory/api/repositories/extra-local", json={"rclass": "local"},
-                  headers=auth(process))
+        httpx.put(f"{url}/artifactory/{DEV_REPO}/kept.bin;stage=dev", content=b"kept", headers=auth(process))
+        httpx.put(f"{url}/artifactory/api/repositories/extra-local", json={"rclass": "local"}, headers=auth(process))
         process.restart()
         assert process.url == url
         got = httpx.get(f"{url}/artifactory/{DEV_REPO}/kept.bin", headers=auth(process))
         assert got.content == b"kept"
-        props = httpx.get(f"{url}/artifactory/api/storage/{DEV_REPO}/kept.bin?properties",
-                          headers=auth(process)).json()["properties"]
+        props = httpx.get(
+            f"{url}/artifactory/api/storage/{DEV_REPO}/kept.bin?properties", headers=auth(process)
+        ).json()["properties"]
         assert props == {"stage": ["dev"]}
         repos = httpx.get(f"{url}/artifactory/api/repositories", headers=auth(process)).json()
         assert "extra-local" in [r["key"] for r in repos]
@@ -95,24 +93,36 @@ def test_kill_mid_upload_then_restart_leaves_no_item(tmp_path: Path) -> None:
             time.sleep(0.2)
             process.kill()
         process.start()
-        info = httpx.get(f"{process.url}/artifactory/api/storage/{DEV_REPO}/partial.bin",
-                         headers=auth(process))
+        info = httpx.get(f"{process.url}/artifactory/api/storage/{DEV_REPO}/partial.bin", headers=auth(process))
         assert info.status_code == 404
         assert list((tmp_path / "d" / "filestore" / "_tmp").iterdir()) == []
 
 
 def test_flags_become_the_config(tmp_path: Path) -> None:
-    args = build_parser().parse_args([
-        "--data-dir", str(tmp_path), "--port", "0", "--admin-token", "a", "--read-only-token", "r",
-        "--fail-severity", "critical", "--xray-index-delay", "0.5",
-        "--advisories", "adv.json", "--oidc-config", "oidc.json",
-    ])
+    args = build_parser().parse_args(
+        [
+            "--data-dir",
+            str(tmp_path),
+            "--port",
+            "0",
+            "--admin-token",
+            "a",
+            "--read-only-token",
+            "r",
+            "--fail-severity",
+            "critical",
+            "--xray-index-delay",
+            "0.5",
+            "--advisories",
+            "adv.json",
+            "--oidc-config",
+            "oidc.json",
+        ]
+    )
     config = config_from_args(args)
-    assert (config.admin_token, config.read_only_token, config.admin_token_generated) == (
-        "a", "r", False)
+    assert (config.admin_token, config.read_only_token, config.admin_token_generated) == ("a", "r", False)
     assert (config.fail_severity, config.xray_index_delay, config.port) == ("critical", 0.5, 0)
-    assert (config.advisories_path, config.oidc_config_path) == (
-        Path("adv.json"), Path("oidc.json"))
+    assert (config.advisories_path, config.oidc_config_path) == (Path("adv.json"), Path("oidc.json"))
 
 
 def test_bad_flags_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -26,14 +26,17 @@ def props(client: httpx.Client, repo: str, path: str) -> dict[str, list[str]]:
 
 
 def test_copy_a_file_keeps_properties(model: httpx.Client) -> None:
-    response = model.post(
-        f"/artifactory/api/copy/{DEV_REPO}/m/1/model.bin?to=/{PROD}/m/1/model.bin"
-    )
+    response = model.post(f"/artifactory/api/copy/{DEV_REPO}/m/1/model.bin?to=/{PROD}/m/1/model.bin")
     assert response.headers["content-type"].endswith("CopyOrMoveResult+json")
-    assert messages(response) == [("INFO", (
-        f"copying {DEV_REPO}:m/1/model.bin to {PROD}:m/1/model.bin completed successfully, "
-        "1 artifacts and 0 folders were copied"
-    ))]
+    assert messages(response) == [
+        (
+            "INFO",
+            (
+                f"copying {DEV_REPO}:m/1/model.bin to {PROD}:m/1/model.bin completed successfully, "
+                "1 artifacts and 0 folders were copied"
+            ),
+        )
+    ]
     assert model.get(f"/artifactory/{PROD}/m/1/model.bin").content == b"weights"
     assert props(model, PROD, "m/1/model.bin") == {"stage": ["dev"]}
     assert item_exists(model, DEV_REPO, "m/1/model.bin")
@@ -70,20 +73,18 @@ def test_copy_overwrites_an_existing_file(model: httpx.Client) -> None:
 @pytest.mark.parametrize(
     ("url", "status", "message"),
     [
-        (f"/artifactory/api/copy/{DEV_REPO}/nope.bin?to=/{PROD}/x",
-         404, f"Could not find item '{DEV_REPO}:nope.bin'"),
-        (f"/artifactory/api/copy/{DEV_REPO}/m?to=/ghost-repo/x",
-         404, "Target repository ghost-repo does not exist"),
-        (f"/artifactory/api/move/{DEV_REPO}/m?to=/{DEV_REPO}/m/1",
-         400, f"Cannot move '{DEV_REPO}:m' into itself"),
+        (f"/artifactory/api/copy/{DEV_REPO}/nope.bin?to=/{PROD}/x", 404, f"Could not find item '{DEV_REPO}:nope.bin'"),
+        (f"/artifactory/api/copy/{DEV_REPO}/m?to=/ghost-repo/x", 404, "Target repository ghost-repo does not exist"),
+        (f"/artifactory/api/move/{DEV_REPO}/m?to=/{DEV_REPO}/m/1", 400, f"Cannot move '{DEV_REPO}:m' into itself"),
         (f"/artifactory/api/copy/{DEV_REPO}/m/1/model.bin", 400, "Target path (to=) is required"),
-        (f"/artifactory/api/copy/{DEV_REPO}/m?to=/{PROD}/a/../b", 400,
-         f"Invalid path '/{PROD}/a/../b': illegal path segment '..'"),
+        (
+            f"/artifactory/api/copy/{DEV_REPO}/m?to=/{PROD}/a/../b",
+            400,
+            f"Invalid path '/{PROD}/a/../b': illegal path segment '..'",
+        ),
     ],
 )
-def test_refused_transfers_answer_error_messages(
-    model: httpx.Client, url: str, status: int, message: str
-) -> None:
+def test_refused_transfers_answer_error_messages(model: httpx.Client, url: str, status: int, message: str) -> None:
     response = model.post(url)
     assert (response.status_code, messages(response)) == (status, [("ERROR", message)])
     assert not item_exists(model, PROD, "x")

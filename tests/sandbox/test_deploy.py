@@ -17,13 +17,12 @@ DATA = b"model weights \x00\x01" * 1000
 
 
 def test_created_body_is_artifactorys(sandbox: SandboxHandle, admin: httpx.Client) -> None:
-    response = admin.put(f"{URL}/dir/my file.bin", content=DATA,
-                         headers={"X-Checksum-Sha256": checksums(DATA)["sha256"]})
+    response = admin.put(
+        f"{URL}/dir/my file.bin", content=DATA, headers={"X-Checksum-Sha256": checksums(DATA)["sha256"]}
+    )
     body = response.json()
     assert response.status_code == 201
-    assert response.headers["content-type"] == (
-        "application/vnd.org.jfrog.artifactory.storage.ItemCreated+json"
-    )
+    assert response.headers["content-type"] == ("application/vnd.org.jfrog.artifactory.storage.ItemCreated+json")
     expected_uri = f"{sandbox.url}{URL}/dir/my%20file.bin"
     assert body["repo"] == DEV_REPO
     assert body["path"] == "/dir/my file.bin"
@@ -38,8 +37,14 @@ def test_created_body_is_artifactorys(sandbox: SandboxHandle, admin: httpx.Clien
 
 @pytest.mark.parametrize(
     ("header", "kind"),
-    [("X-Checksum-Sha1", "sha1"), ("X-Checksum-Md5", "md5"), ("X-Checksum-Sha256", "sha256"),
-     ("X-Checksum", "sha1"), ("X-Checksum", "md5"), ("X-Checksum", "sha256")],
+    [
+        ("X-Checksum-Sha1", "sha1"),
+        ("X-Checksum-Md5", "md5"),
+        ("X-Checksum-Sha256", "sha256"),
+        ("X-Checksum", "sha1"),
+        ("X-Checksum", "md5"),
+        ("X-Checksum", "sha256"),
+    ],
 )
 def test_each_checksum_header_is_verified(admin: httpx.Client, header: str, kind: str) -> None:
     good = admin.put(f"{URL}/good.bin", content=DATA, headers={header: checksums(DATA)[kind]})
@@ -53,13 +58,18 @@ def test_mismatch_message_is_the_client_checksum_policys(admin: httpx.Client) ->
     sent = "0" * 40
     response = admin.put(f"{URL}/m.bin", content=b"abc", headers={"X-Checksum-Sha1": sent})
     actual = checksums(b"abc")
-    assert errors(response) == [(409, (
-        f"Checksum policy 'LocalRepoChecksumPolicy: CLIENT' rejected the artifact "
-        f"'{DEV_REPO}:m.bin'. Checksums info: ChecksumsInfo{{checksums={{"
-        f"SHA-1=ChecksumInfo{{type=SHA-1, original='{sent}', actual='{actual['sha1']}'}}, "
-        f"MD5=ChecksumInfo{{type=MD5, original='null', actual='{actual['md5']}'}}, "
-        f"SHA-256=ChecksumInfo{{type=SHA-256, original='null', actual='{actual['sha256']}'}}}}}}"
-    ))]
+    assert errors(response) == [
+        (
+            409,
+            (
+                f"Checksum policy 'LocalRepoChecksumPolicy: CLIENT' rejected the artifact "
+                f"'{DEV_REPO}:m.bin'. Checksums info: ChecksumsInfo{{checksums={{"
+                f"SHA-1=ChecksumInfo{{type=SHA-1, original='{sent}', actual='{actual['sha1']}'}}, "
+                f"MD5=ChecksumInfo{{type=MD5, original='null', actual='{actual['md5']}'}}, "
+                f"SHA-256=ChecksumInfo{{type=SHA-256, original='null', actual='{actual['sha256']}'}}}}}}"
+            ),
+        )
+    ]
 
 
 def test_mismatch_on_overwrite_keeps_the_old_file(admin: httpx.Client) -> None:
@@ -75,9 +85,14 @@ def test_generic_checksum_of_unknown_length_is_400(admin: httpx.Client) -> None:
 
 def test_checksum_deploy_of_known_content(admin: httpx.Client) -> None:
     admin.put(f"{URL}/first.bin", content=DATA)
-    response = admin.put(f"{URL}/copy/second.bin", headers={
-        "X-Checksum-Deploy": "true", "X-Checksum-Sha256": checksums(DATA)["sha256"],
-        "X-Checksum-Sha1": checksums(DATA)["sha1"]})
+    response = admin.put(
+        f"{URL}/copy/second.bin",
+        headers={
+            "X-Checksum-Deploy": "true",
+            "X-Checksum-Sha256": checksums(DATA)["sha256"],
+            "X-Checksum-Sha1": checksums(DATA)["sha1"],
+        },
+    )
     assert response.status_code == 201
     assert response.json()["checksums"] == checksums(DATA)
     assert admin.get(f"{URL}/copy/second.bin").content == DATA
@@ -85,11 +100,10 @@ def test_checksum_deploy_of_known_content(admin: httpx.Client) -> None:
 
 def test_checksum_deploy_of_unknown_content_is_404(admin: httpx.Client) -> None:
     sha256 = checksums(b"never uploaded")["sha256"]
-    response = admin.put(f"{URL}/x.bin", headers={"X-Checksum-Deploy": "true",
-                                                  "X-Checksum-Sha256": sha256})
-    assert errors(response) == [(404, (
-        f"Checksum deploy failed for '{DEV_REPO}:x.bin': no existing binary with SHA256 '{sha256}'"
-    ))]
+    response = admin.put(f"{URL}/x.bin", headers={"X-Checksum-Deploy": "true", "X-Checksum-Sha256": sha256})
+    assert errors(response) == [
+        (404, (f"Checksum deploy failed for '{DEV_REPO}:x.bin': no existing binary with SHA256 '{sha256}'"))
+    ]
     assert not item_exists(admin, DEV_REPO, "x.bin")
 
 
@@ -100,9 +114,14 @@ def test_checksum_deploy_false_is_a_normal_upload(admin: httpx.Client) -> None:
 
 def test_checksum_deploy_with_conflicting_checksums_is_409(admin: httpx.Client) -> None:
     admin.put(f"{URL}/first.bin", content=DATA)
-    response = admin.put(f"{URL}/y.bin", headers={
-        "X-Checksum-Deploy": "true", "X-Checksum-Sha256": checksums(DATA)["sha256"],
-        "X-Checksum-Md5": "0" * 32})
+    response = admin.put(
+        f"{URL}/y.bin",
+        headers={
+            "X-Checksum-Deploy": "true",
+            "X-Checksum-Sha256": checksums(DATA)["sha256"],
+            "X-Checksum-Md5": "0" * 32,
+        },
+    )
     assert response.status_code == 409
     assert not item_exists(admin, DEV_REPO, "y.bin")
 
@@ -113,22 +132,33 @@ def props_of(admin: httpx.Client, path: str) -> dict[str, list[str]]:
 
 
 def test_matrix_properties_as_the_jfrog_cli_sends_them(admin: httpx.Client) -> None:
-    path = ("m.bin;a=1;a=2;build.name=my+build;build.number=42;"
-            "build.timestamp=1700000000000;note=x%3By;multi=p%2Cq;esc=r%5C%2Cs")
+    path = (
+        "m.bin;a=1;a=2;build.name=my+build;build.number=42;"
+        "build.timestamp=1700000000000;note=x%3By;multi=p%2Cq;esc=r%5C%2Cs"
+    )
     assert admin.put(f"{URL}/{path}", content=b"m").status_code == 201
     assert props_of(admin, "m.bin") == {
-        "a": ["1", "2"], "build.name": ["my build"], "build.number": ["42"],
-        "build.timestamp": ["1700000000000"], "note": ["x;y"], "multi": ["p", "q"],
+        "a": ["1", "2"],
+        "build.name": ["my build"],
+        "build.number": ["42"],
+        "build.timestamp": ["1700000000000"],
+        "note": ["x;y"],
+        "multi": ["p", "q"],
         "esc": ["r,s"],
     }
 
 
 def test_invalid_matrix_property_key_is_400_and_nothing_stored(admin: httpx.Client) -> None:
     response = admin.put(f"{URL}/bad.bin;ok=1;+%5Chello", content=b"x")
-    assert errors(response) == [(400, (
-        "Property key: +%5Chello is invalid due to Name must start with a letter and cannot "
-        "contain whitespace or special characters"
-    ))]
+    assert errors(response) == [
+        (
+            400,
+            (
+                "Property key: +%5Chello is invalid due to Name must start with a letter and cannot "
+                "contain whitespace or special characters"
+            ),
+        )
+    ]
     assert not item_exists(admin, DEV_REPO, "bad.bin")
 
 
@@ -163,9 +193,7 @@ def test_delete_file_and_folder_recursively(admin: httpx.Client) -> None:
 
 
 def test_delete_missing_is_404(admin: httpx.Client) -> None:
-    assert errors(admin.delete(f"{URL}/nope.bin")) == [
-        (404, f"Could not locate artifact '{DEV_REPO}:nope.bin'.")
-    ]
+    assert errors(admin.delete(f"{URL}/nope.bin")) == [(404, f"Could not locate artifact '{DEV_REPO}:nope.bin'.")]
 
 
 def test_deploy_to_unknown_repo_is_404(admin: httpx.Client) -> None:
@@ -227,8 +255,7 @@ def test_concurrent_uploads_to_one_path_leave_one_whole_file(admin: httpx.Client
     statuses: list[int] = []
 
     def upload(body: bytes) -> None:
-        response = admin.put(f"{URL}/race.bin", content=body,
-                             headers={"X-Checksum-Sha1": checksums(body)["sha1"]})
+        response = admin.put(f"{URL}/race.bin", content=body, headers={"X-Checksum-Sha1": checksums(body)["sha1"]})
         statuses.append(response.status_code)
 
     threads = [threading.Thread(target=upload, args=(body,)) for body in bodies]

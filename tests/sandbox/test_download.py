@@ -38,15 +38,19 @@ def test_head_has_the_headers_and_no_body(stored: httpx.Client) -> None:
 
 @pytest.mark.parametrize(
     ("header", "first", "last"),
-    [("bytes=0-9", 0, 9), ("bytes=1048570-1048580", 1048570, 1048580),
-     ("bytes=2047990-", 2047990, 2047999), ("bytes=-5", 2047995, 2047999),
-     ("bytes=10-99999999", 10, 2047999)],
+    [
+        ("bytes=0-9", 0, 9),
+        ("bytes=1048570-1048580", 1048570, 1048580),
+        ("bytes=2047990-", 2047990, 2047999),
+        ("bytes=-5", 2047995, 2047999),
+        ("bytes=10-99999999", 10, 2047999),
+    ],
 )
 def test_single_range_is_206(stored: httpx.Client, header: str, first: int, last: int) -> None:
     response = stored.get(f"{URL}/models/m.bin", headers={"Range": header})
     assert response.status_code == 206
     assert response.headers["content-range"] == f"bytes {first}-{last}/{len(DATA)}"
-    assert response.content == DATA[first:last + 1]
+    assert response.content == DATA[first : last + 1]
 
 
 @pytest.mark.parametrize("header", ["bytes=2048000-", "bytes=5-2", "bytes=-0"])

@@ -38,8 +38,7 @@ def test_listing_shows_remaining_and_hits(admin: httpx.Client) -> None:
     add(admin, path="ping", status=429, count=3)
     admin.get("/artifactory/api/system/ping")
     listed = admin.get(FAULTS).json()
-    assert listed == [{"id": 1, "path": "ping", "count": 3, "status": 429, "hits": 1,
-                       "remaining": 2, "active": True}]
+    assert listed == [{"id": 1, "path": "ping", "count": 3, "status": 429, "hits": 1, "remaining": 2, "active": True}]
 
 
 def test_clearing_faults(admin: httpx.Client) -> None:
@@ -84,11 +83,12 @@ def sandbox_url(admin: httpx.Client) -> str:
     [
         ({"status": 503}, "A fault needs 'path', a regular expression on the request path"),
         ({"path": "x"}, "A fault needs one of status, reset_after_bytes, delay, body_delay"),
-        ({"path": "(", "status": 500}, "Invalid path regular expression: missing ), unterminated "
-                                       "subpattern at position 0"),
+        (
+            {"path": "(", "status": 500},
+            "Invalid path regular expression: missing ), unterminated subpattern at position 0",
+        ),
         ({"path": "x", "status": 200}, "Fault field 'status' must be an error status (400-599)"),
-        ({"path": "x", "status": 500, "count": -1},
-         "Fault field 'count' must be a non-negative integer"),
+        ({"path": "x", "status": 500, "count": -1}, "Fault field 'count' must be a non-negative integer"),
         ({"path": "x", "delay": "soon"}, "Fault field 'delay' must be a non-negative number"),
         ({"path": "x", "status": 500, "colour": "red"}, "Unknown fault fields: colour"),
     ],
@@ -121,8 +121,10 @@ def test_checksum_deploy_rerun_sends_no_file_bytes(admin: httpx.Client) -> None:
     data = b"q" * 50_000
     admin.put(f"/artifactory/{DEV_REPO}/q.bin", content=data)
     admin.delete("/_sandbox/requests")
-    admin.put(f"/artifactory/{DEV_REPO}/q2.bin", headers={
-        "X-Checksum-Deploy": "true", "X-Checksum-Sha256": checksums(data)["sha256"]})
+    admin.put(
+        f"/artifactory/{DEV_REPO}/q2.bin",
+        headers={"X-Checksum-Deploy": "true", "X-Checksum-Sha256": checksums(data)["sha256"]},
+    )
     log = admin.get("/_sandbox/requests").json()
     assert [(e["status"], e["bytes_received"]) for e in log] == [(201, 0)]
 

@@ -68,9 +68,7 @@ def test_exchange_mints_a_working_jwt_access_token(sandbox: SandboxHandle, issue
     assert ping.status_code == 200
 
 
-def test_token_fetched_from_the_issuer_endpoint_exchanges(
-    sandbox: SandboxHandle, issuer: IssuerHandle
-) -> None:
+def test_token_fetched_from_the_issuer_endpoint_exchanges(sandbox: SandboxHandle, issuer: IssuerHandle) -> None:
     fetched = httpx.get(f"{issuer.request_url}&audience=jfrog-github",
                         headers={"Authorization": f"Bearer {issuer.request_token}"})  # fmt: skip
     assert exchange(sandbox, fetched.json()["value"]).status_code == 200
@@ -155,8 +153,7 @@ def test_priority_and_named_mapping_choose_the_token(tmp_path: Path, issuer: Iss
         first = exchange(sandbox, issuer.mint(aud="jfrog-github")).json()
         named = exchange(sandbox, issuer.mint(aud="jfrog-github"),
                          identity_mapping_name="github-oidc-mapping").json()  # fmt: skip
-    assert (first["scope"], first["expires_in"], first["username"]) == (
-        "applied-permissions/admin", 60, "oidc_admins")
+    assert (first["scope"], first["expires_in"], first["username"]) == ("applied-permissions/admin", 60, "oidc_admins")
     assert named["scope"] == "applied-permissions/user"
 
 

@@ -15,8 +15,7 @@ from artifactory_sandbox.props import matrix_params, parse_properties, split_une
 
 def test_parse_decodes_segments() -> None:
     where = parse("repo/dir/my%20file.bin")
-    assert (where.repo, where.path, where.parent, where.name) == (
-        "repo", "dir/my file.bin", "dir", "my file.bin")
+    assert (where.repo, where.path, where.parent, where.name) == ("repo", "dir/my file.bin", "dir", "my file.bin")
     assert where.display == "repo:dir/my file.bin"
     assert where.url_path() == "repo/dir/my%20file.bin"
 
@@ -29,8 +28,18 @@ def test_parse_root_and_folder_requests() -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", ["repo/../x", "repo/a/%2E%2E/x", "repo/a%2Fb", "repo/a%5Cb", "repo/a\\b",
-            "repo/a%00b", "repo/./a", "..%2Fetc/passwd", "repo/%FF.bin"],
+    "raw",
+    [
+        "repo/../x",
+        "repo/a/%2E%2E/x",
+        "repo/a%2Fb",
+        "repo/a%5Cb",
+        "repo/a\\b",
+        "repo/a%00b",
+        "repo/./a",
+        "..%2Fetc/passwd",
+        "repo/%FF.bin",
+    ],
 )
 def test_traversal_is_refused(raw: str) -> None:
     with pytest.raises(HttpError) as refused:
@@ -55,8 +64,7 @@ def test_any_refused_or_parsed_path_stays_inside_its_repo(segments: list[str]) -
 
 def test_matrix_params_follow_the_go_client_encoding() -> None:
     raw = "/artifactory/r/f.bin;a=1;a=2;b=x+y;c=p%5C%2Cq;d=1%2C2;empty="
-    assert matrix_params(raw) == {
-        "a": ["1", "2"], "b": ["x y"], "c": ["p,q"], "d": ["1", "2"], "empty": [""]}
+    assert matrix_params(raw) == {"a": ["1", "2"], "b": ["x y"], "c": ["p,q"], "d": ["1", "2"], "empty": [""]}
 
 
 def test_matrix_params_absent() -> None:
@@ -65,7 +73,11 @@ def test_matrix_params_absent() -> None:
 
 def test_properties_grammar() -> None:
     assert parse_properties("a=1,2;b=x y|c=p\\,q;d=e\\=f;;") == {
-        "a": ["1", "2"], "b": ["x y"], "c": ["p,q"], "d": ["e=f"]}
+        "a": ["1", "2"],
+        "b": ["x y"],
+        "c": ["p,q"],
+        "d": ["e=f"],
+    }
 
 
 def test_key_without_value_is_an_empty_value() -> None:

@@ -117,7 +117,8 @@ def test_artifacts_not_in_source_repo_abort_with_400(client: httpx.Client) -> No
     response = promote(client, "elsewhere", number, sourceRepo=STAGING, targetRepo=PROD)
     assert response.status_code == 400
     assert response.json()["errors"][0]["message"] == (
-        f"Unable to find artifacts of build 'elsewhere' #{number} from artifactory-build-info repo: aborting promotion.")
+        f"Unable to find artifacts of build 'elsewhere' #{number} from artifactory-build-info repo: aborting promotion."
+    )
 
 
 def test_without_fail_fast_missing_artifacts_are_reported(client: httpx.Client) -> None:
@@ -126,7 +127,8 @@ def test_without_fail_fast_missing_artifacts_are_reported(client: httpx.Client) 
                        failFast=False, status="released")  # fmt: skip
     assert response.status_code == 200
     assert response.json()["messages"] == [
-        {"level": "ERROR", "message": f"Unable to find artifact 'model.bin' of build 'lenient' #{number}"}]
+        {"level": "ERROR", "message": f"Unable to find artifact 'model.bin' of build 'lenient' #{number}"}
+    ]
     assert client.get(f"/api/build/lenient/{number}").json()["buildInfo"]["statuses"][0]["status"] == "released"
 
 
@@ -165,11 +167,13 @@ def test_status_only_and_no_status(client: httpx.Client) -> None:
     number = published_build(client, "status-only", {"so/model.bin": b"so"})
     response = promote(client, "status-only", number, status="approved", properties={"ok": ["1"]})
     assert response.json()["messages"] == [
-        {"level": "INFO", "message": "Skipping build item relocation: no target repository selected."}]
+        {"level": "INFO", "message": "Skipping build item relocation: no target repository selected."}
+    ]
     assert client.get(f"/api/storage/{DEV}/so/model.bin?properties=ok").json()["properties"] == {"ok": ["1"]}
     response = promote(client, "status-only", number, targetRepo=STAGING, copy=True)
     assert response.json()["messages"] == [
-        {"level": "INFO", "message": "Skipping promotion status update: no status received."}]
+        {"level": "INFO", "message": "Skipping promotion status update: no status received."}
+    ]
 
 
 def test_bad_body_is_400(client: httpx.Client) -> None:

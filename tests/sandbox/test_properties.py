@@ -24,15 +24,11 @@ def props(client: httpx.Client, path: str) -> dict[str, list[str]]:
 
 
 def test_no_properties_is_404_with_the_message_the_cli_expects(files: httpx.Client) -> None:
-    assert errors(files.get(f"{API}/m/model.bin?properties")) == [
-        (404, "No properties could be found.")
-    ]
+    assert errors(files.get(f"{API}/m/model.bin?properties")) == [(404, "No properties could be found.")]
 
 
 def test_set_as_the_jfrog_cli_encodes_it(files: httpx.Client) -> None:
-    response = files.put(
-        f"{API}/m/model.bin?properties=a=1%2C2;b=x+y;c=p%5C%2Cq&recursive=0"
-    )
+    response = files.put(f"{API}/m/model.bin?properties=a=1%2C2;b=x+y;c=p%5C%2Cq&recursive=0")
     assert response.status_code == 204
     assert props(files, "m/model.bin") == {"a": ["1", "2"], "b": ["x y"], "c": ["p,q"]}
 
@@ -77,16 +73,20 @@ def test_delete_keys(files: httpx.Client) -> None:
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("properties=1abc=x", "Property key: 1abc is invalid due to Name must start with a letter "
-                              "and cannot contain whitespace or special characters"),
-        ("properties=a%20b=x", "Property key: a b is invalid due to Name must start with a letter "
-                               "and cannot contain whitespace or special characters"),
+        (
+            "properties=1abc=x",
+            "Property key: 1abc is invalid due to Name must start with a letter "
+            "and cannot contain whitespace or special characters",
+        ),
+        (
+            "properties=a%20b=x",
+            "Property key: a b is invalid due to Name must start with a letter "
+            "and cannot contain whitespace or special characters",
+        ),
         ("recursive=0", "The 'properties' parameter is required"),
     ],
 )
-def test_bad_property_input_is_400_and_changes_nothing(
-    files: httpx.Client, query: str, message: str
-) -> None:
+def test_bad_property_input_is_400_and_changes_nothing(files: httpx.Client, query: str, message: str) -> None:
     files.put(f"{API}/m/model.bin?properties=keep=1")
     response = files.put(f"{API}/m/model.bin?{query}")
     assert errors(response) == [(400, message)]
@@ -116,6 +116,7 @@ def test_patch_metadata_recursion_flag(files: httpx.Client) -> None:
 
 @pytest.mark.parametrize("body", [b"[]", b'{"props": 3}', b"{nope"])
 def test_patch_metadata_bad_body_is_400(files: httpx.Client, body: bytes) -> None:
-    response = files.patch(f"/artifactory/api/metadata/{DEV_REPO}/m/model.bin", content=body,
-                           headers={"Content-Type": "application/json"})
+    response = files.patch(
+        f"/artifactory/api/metadata/{DEV_REPO}/m/model.bin", content=body, headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 400

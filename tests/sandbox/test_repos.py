@@ -22,8 +22,7 @@ def test_first_start_has_the_three_generic_local_repos(admin: httpx.Client) -> N
 
 
 def test_create_then_get_the_full_config(admin: httpx.Client) -> None:
-    response = create(admin, "hf-local", rclass="local", packageType="huggingfaceml",
-                      description="HF models")
+    response = create(admin, "hf-local", rclass="local", packageType="huggingfaceml", description="HF models")
     assert (response.status_code, response.text) == (200, "Successfully created repository 'hf-local' ")
     config = admin.get(f"{REPOS}/hf-local").json()
     assert config["key"] == "hf-local"
@@ -40,24 +39,30 @@ def test_ml_package_types_are_stored(admin: httpx.Client, package: str) -> None:
 
 def test_duplicate_key_is_400_case_insensitively(admin: httpx.Client) -> None:
     response = create(admin, "ML-MODELS-DEV-LOCAL", rclass="local")
-    assert errors(response) == [(400, (
-        "Repository config contains errors: error when validating repository name: "
-        "Case insensitive repository key already exists"
-    ))]
+    assert errors(response) == [
+        (
+            400,
+            (
+                "Repository config contains errors: error when validating repository name: "
+                "Case insensitive repository key already exists"
+            ),
+        )
+    ]
 
 
 @pytest.mark.parametrize(
     ("key", "config", "message"),
     [
-        ("x-local", {"rclass": "nope"},
-         "Repository rclass must be one of local, remote, virtual, federated"),
+        ("x-local", {"rclass": "nope"}, "Repository rclass must be one of local, remote, virtual, federated"),
         ("x-local", {"rclass": "local", "packageType": "cobol"}, "Unsupported package type 'cobol'"),
         ("x-remote", {"rclass": "remote"}, "Remote repository URL is required"),
-        ("x-virtual", {"rclass": "virtual", "repositories": ["missing"]},
-         "Repository 'missing' does not exist"),
+        ("x-virtual", {"rclass": "virtual", "repositories": ["missing"]}, "Repository 'missing' does not exist"),
         ("api", {"rclass": "local"}, "Invalid repository key 'api'"),
-        ("x-local", {"key": "other", "rclass": "local"},
-         "Repository key in the URL (x-local) and the body (other) differ"),
+        (
+            "x-local",
+            {"key": "other", "rclass": "local"},
+            "Repository key in the URL (x-local) and the body (other) differ",
+        ),
     ],
 )
 def test_invalid_configs_are_400_and_create_nothing(
@@ -68,9 +73,7 @@ def test_invalid_configs_are_400_and_create_nothing(
 
 
 def test_get_missing_repo_is_400(admin: httpx.Client) -> None:
-    assert errors(admin.get(f"{REPOS}/ghost")) == [
-        (400, "Bad Request: Repository ghost does not exist")
-    ]
+    assert errors(admin.get(f"{REPOS}/ghost")) == [(400, "Bad Request: Repository ghost does not exist")]
 
 
 def test_update_merges_the_config(admin: httpx.Client) -> None:
@@ -88,9 +91,7 @@ def test_update_cannot_change_rclass(admin: httpx.Client) -> None:
 def test_delete_removes_repo_and_content(admin: httpx.Client) -> None:
     admin.put(f"/artifactory/{DEV_REPO}/a.bin", content=b"a")
     response = admin.delete(f"{REPOS}/{DEV_REPO}")
-    assert response.text == (
-        f"Repository {DEV_REPO} and all its content have been removed successfully."
-    )
+    assert response.text == (f"Repository {DEV_REPO} and all its content have been removed successfully.")
     assert admin.get(f"{REPOS}/{DEV_REPO}").status_code == 400
     create(admin, DEV_REPO, rclass="local")
     assert admin.get(f"/artifactory/{DEV_REPO}/a.bin").status_code == 404
@@ -98,8 +99,7 @@ def test_delete_removes_repo_and_content(admin: httpx.Client) -> None:
 
 def test_list_filters_by_type_and_package(admin: httpx.Client) -> None:
     create(admin, "py-local", rclass="local", packageType="pypi")
-    create(admin, "hf-remote", rclass="remote", packageType="huggingfaceml",
-           url="https://huggingface.co")
+    create(admin, "hf-remote", rclass="remote", packageType="huggingfaceml", url="https://huggingface.co")
     assert [r["key"] for r in admin.get(f"{REPOS}?type=remote").json()] == ["hf-remote"]
     pypi = admin.get(f"{REPOS}?packageType=pypi").json()
     assert [(r["key"], r["packageType"]) for r in pypi] == [("py-local", "Pypi")]
@@ -112,8 +112,7 @@ def virtual(admin: httpx.Client) -> httpx.Client:
     admin.put("/artifactory/ml-models-prod-local/m.bin", content=b"prod")
     admin.put(f"/artifactory/{DEV_REPO}/m.bin", content=b"dev")
     admin.put(f"/artifactory/{DEV_REPO}/only-dev.bin", content=b"only")
-    create(admin, "models", rclass="virtual",
-           repositories=["ml-models-prod-local", DEV_REPO])
+    create(admin, "models", rclass="virtual", repositories=["ml-models-prod-local", DEV_REPO])
     return admin
 
 
@@ -131,9 +130,7 @@ def test_virtual_storage_miss_says_not_found(virtual: httpx.Client) -> None:
 
 def test_deploy_to_virtual_without_default_is_refused(virtual: httpx.Client) -> None:
     response = virtual.put("/artifactory/models/new.bin", content=b"n")
-    assert errors(response) == [
-        (400, "Virtual repository models has no default deployment repository")
-    ]
+    assert errors(response) == [(400, "Virtual repository models has no default deployment repository")]
 
 
 def test_deploy_to_virtual_goes_to_its_default_repo(virtual: httpx.Client) -> None:

@@ -30,9 +30,15 @@ def post_aql(sandbox: SandboxHandle, text: str, token: str | None = None) -> htt
 
 
 def test_jfrog_cli_search_query(sandbox: SandboxHandle) -> None:
-    text = ('items.find({"$and":[{"@env":"prod"}],"path":{"$ne":"."},"$or":[{"$and":[{"repo":"'
-            + REPO + '","path":"builds","name":{"$match":"*"}}]},{"$and":[{"repo":"' + REPO
-            + '","path":{"$match":"builds/*"},"name":{"$match":"*"}}]}]}).include(' + CLI_INCLUDE + ")")
+    text = (
+        'items.find({"$and":[{"@env":"prod"}],"path":{"$ne":"."},"$or":[{"$and":[{"repo":"'
+        + REPO
+        + '","path":"builds","name":{"$match":"*"}}]},{"$and":[{"repo":"'
+        + REPO
+        + '","path":{"$match":"builds/*"},"name":{"$match":"*"}}]}]}).include('
+        + CLI_INCLUDE
+        + ")"
+    )
     response = post_aql(sandbox, text)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/json")
@@ -50,8 +56,10 @@ def test_malformed_aql_is_400_plain_text(sandbox: SandboxHandle) -> None:
     response = post_aql(sandbox, 'items.find({"name":{"$eq":"x"}).limit(1)')
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("text/plain")
-    assert response.text == ('Failed to parse query: items.find({"name":{"$eq":"x"}).limit(1), it looks '
-                             'like there is syntax error near the following sub-query: ).limit(1)')
+    assert response.text == (
+        'Failed to parse query: items.find({"name":{"$eq":"x"}).limit(1), it looks '
+        "like there is syntax error near the following sub-query: ).limit(1)"
+    )
 
 
 def test_empty_aql_body_is_400(sandbox: SandboxHandle) -> None:
@@ -61,7 +69,9 @@ def test_empty_aql_body_is_400(sandbox: SandboxHandle) -> None:
 def test_read_only_user_needs_repo_path_name(sandbox: SandboxHandle) -> None:
     refused = post_aql(sandbox, 'items.find().include("name")', token="reader-token")
     assert (refused.status_code, refused.text) == (
-        400, "For permissions reasons AQL demands the following fields: repo, path and name.")
+        400,
+        "For permissions reasons AQL demands the following fields: repo, path and name.",
+    )
     assert post_aql(sandbox, 'items.find({"name":"top.txt"})', token="reader-token").json()["range"]["total"] == 1
 
 

@@ -52,7 +52,8 @@ def test_unsupported_method_is_405(admin: httpx.Client) -> None:
 
 def test_malformed_json_is_400(admin: httpx.Client) -> None:
     response = admin.put(
-        "/artifactory/api/repositories/new-local", content=b"{not json",
+        "/artifactory/api/repositories/new-local",
+        content=b"{not json",
         headers={"Content-Type": "application/json"},
     )
     assert response.status_code == 400

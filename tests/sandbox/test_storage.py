@@ -15,8 +15,7 @@ URL = f"/artifactory/{DEV_REPO}"
 @pytest.fixture
 def tree(admin: httpx.Client) -> httpx.Client:
     """models/{a.bin, v1/b.json, v1/deep/c.txt}, plus an empty folder models/empty/."""
-    admin.put(f"{URL}/models/a.bin", content=b"aaaa",
-              headers={"X-Checksum-Sha1": checksums(b"aaaa")["sha1"]})
+    admin.put(f"{URL}/models/a.bin", content=b"aaaa", headers={"X-Checksum-Sha1": checksums(b"aaaa")["sha1"]})
     admin.put(f"{URL}/models/v1/b.json;kind=metrics", content=b"{}")
     admin.put(f"{URL}/models/v1/deep/c.txt", content=b"c")
     admin.put(f"{URL}/models/empty/")
@@ -42,7 +41,8 @@ def test_folder_info_lists_children(tree: httpx.Client) -> None:
     info = tree.get(f"{API}/models").json()
     assert info["path"] == "/models"
     assert info["children"] == [
-        {"uri": "/a.bin", "folder": False}, {"uri": "/empty", "folder": True},
+        {"uri": "/a.bin", "folder": False},
+        {"uri": "/empty", "folder": True},
         {"uri": "/v1", "folder": True},
     ]
 
@@ -67,7 +67,12 @@ def test_list_flat_has_files_only(tree: httpx.Client) -> None:
 
 def test_list_deep_with_folders(tree: httpx.Client) -> None:
     assert _uris(tree, "list&deep=1&listFolders=1") == [
-        "/a.bin", "/empty", "/v1", "/v1/b.json", "/v1/deep", "/v1/deep/c.txt"
+        "/a.bin",
+        "/empty",
+        "/v1",
+        "/v1/b.json",
+        "/v1/deep",
+        "/v1/deep/c.txt",
     ]
 
 

@@ -86,10 +86,19 @@ def test_v2_flow_before_and_after_indexing(client: httpx.Client) -> None:
     result = client.get("/xray/api/v2/ci/build/flow/1?include_vulnerabilities=true")
     assert result.status_code == 200
     body = result.json()
-    assert (body["build_name"], body["build_number"], body["status"], body["fail_build"]) == ("flow", "1", "completed", True)
+    assert (body["build_name"], body["build_number"], body["status"], body["fail_build"]) == (
+        "flow",
+        "1",
+        "completed",
+        True,
+    )
     assert body["more_details_url"].endswith("/xray/ui/builds/flow/1/1/xrayData?buildRepo=artifactory-build-info")
     by_id = {v["issue_id"]: v for v in body["violations"]}
-    assert set(by_id) == {"GHSA-53q9-r3pm-6pq6", "CVE-2026-24747", f"SANDBOX-PICKLE-{hashlib.sha256(b'EVIL pickle').hexdigest()[:12]}"}
+    assert set(by_id) == {
+        "GHSA-53q9-r3pm-6pq6",
+        "CVE-2026-24747",
+        f"SANDBOX-PICKLE-{hashlib.sha256(b'EVIL pickle').hexdigest()[:12]}",
+    }
     torch = by_id["GHSA-53q9-r3pm-6pq6"]
     assert torch["severity"] == "Critical"
     assert torch["type"] == "security"
@@ -103,7 +112,10 @@ def test_v2_flow_before_and_after_indexing(client: httpx.Client) -> None:
     vulnerability = next(v for v in body["vulnerabilities"] if v["issue_id"] == "GHSA-53q9-r3pm-6pq6")
     component = vulnerability["components"]["pypi://torch:2.5.1"]
     assert (component["package_name"], component["package_version"], component["infected_versions"]) == (
-        "torch", "2.5.1", ["(,2.6.0)"])
+        "torch",
+        "2.5.1",
+        ["(,2.6.0)"],
+    )
 
 
 def test_clean_build_passes(client: httpx.Client) -> None:
@@ -160,13 +172,21 @@ def test_status_and_summary(client: httpx.Client) -> None:
     pending = client.post("/xray/api/v1/build/status", json={"name": "status", "number": "1"}).json()
     assert pending["overall"]["status"] == "IN_PROGRESS"
     assert client.post("/xray/api/v1/scan/status/build", json={"name": "status", "version": "1"}).json() == {
-        "status": "in progress"}
+        "status": "in progress"
+    }
     wait_indexed()
-    assert client.post("/xray/api/v1/build/status", json={"name": "status", "number": "1"}).json()["overall"]["status"] == "DONE"
+    assert (
+        client.post("/xray/api/v1/build/status", json={"name": "status", "number": "1"}).json()["overall"]["status"]
+        == "DONE"
+    )
     summary = client.get("/xray/api/v1/summary/build?build_name=status&build_number=1").json()
     assert summary["build"]["component_id"] == "build://status:1"
     assert {i["issue_id"] for i in summary["issues"]} == {
-        "CVE-2023-6730", "CVE-2024-3568", "GHSA-69w3-r845-3855", "GHSA-29pf-2h5f-8g72"}
+        "CVE-2023-6730",
+        "CVE-2024-3568",
+        "GHSA-69w3-r845-3855",
+        "GHSA-29pf-2h5f-8g72",
+    }
 
 
 def test_unknown_build_and_bad_requests(client: httpx.Client) -> None:

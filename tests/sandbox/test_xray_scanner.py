@@ -14,8 +14,6 @@ import pytest
 from artifactory_sandbox.pickle_verdict import scan_file, scan_stored
 from artifactory_sandbox.testing import SandboxHandle, run_sandbox
 
-pytest.importorskip("ml_artifactory_action.model.safety", reason="the action's scanner (model/safety.py) is not there yet")
-
 REPO = "ml-models-dev-local"
 STARTED = "2025-04-06T09:00:00.000+0000"
 # GLOBAL 'os system', a string argument, TUPLE1, REDUCE, STOP: what `pickle.dumps` writes for an
