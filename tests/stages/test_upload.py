@@ -28,7 +28,7 @@ from ml_artifactory_action.inputs import load_settings, secret_values
 from ml_artifactory_action.model.hash_cache import CACHE_FILE
 from ml_artifactory_action.runner import Runner
 from ml_artifactory_action.settings import Stage
-from ml_artifactory_action.stages import upload
+from ml_artifactory_action.stages import upload, uploader
 from ml_artifactory_action.stages.context import RunState, StageContext
 from ml_artifactory_action.stages.gate import GateResult
 from ml_artifactory_action.stages.upload import UploadResult
@@ -295,8 +295,8 @@ def test_files_go_one_at_a_time_with_one_worker(stage: Stage_, server: Server, w
 
 
 def test_big_files_report_progress(stage: Stage_, model: dict[str, bytes], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(upload, "PROGRESS_MIN_SIZE", upload.SMALL_FILE)
-    monkeypatch.setattr(upload, "PROGRESS_INTERVAL", 0.0)
+    monkeypatch.setattr(uploader, "PROGRESS_MIN_SIZE", upload.SMALL_FILE)
+    monkeypatch.setattr(uploader, "PROGRESS_INTERVAL", 0.0)
     stage.run()
     lines = [line for line in stage.log.getvalue().splitlines() if line.startswith("Uploading model.safetensors")]
     assert lines[-1].startswith("Uploading model.safetensors: 1.0 MiB of 1.0 MiB (100%) at ")
@@ -310,8 +310,8 @@ def test_a_rerun_sends_no_bytes_and_hashes_nothing_again(
     stage.run()
     server.forget_requests()
     hashed: list[Path] = []
-    real_hash = upload.sha256_file
-    monkeypatch.setattr(upload, "sha256_file", lambda path, *a: hashed.append(path) or real_hash(path, *a))
+    real_hash = uploader.sha256_file
+    monkeypatch.setattr(uploader, "sha256_file", lambda path, *a: hashed.append(path) or real_hash(path, *a))
     result = stage.run()
     assert server.bytes_received() == 0
     assert hashed == []
@@ -351,8 +351,8 @@ def test_content_new_to_the_server_is_streamed_without_hashing_first(
     stage: Stage_, server: Server, model: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hashed: list[Path] = []
-    real_hash = upload.sha256_file
-    monkeypatch.setattr(upload, "sha256_file", lambda path, *a: hashed.append(path) or real_hash(path, *a))
+    real_hash = uploader.sha256_file
+    monkeypatch.setattr(uploader, "sha256_file", lambda path, *a: hashed.append(path) or real_hash(path, *a))
     stage.run()
     # Only the small files were hashed up front; the big one was hashed while it was sent.
     assert sorted(p.name for p in hashed) == ["config.json", "tokenizer.json"]

@@ -1,0 +1,101 @@
+"""What the upload stage produced: the stored files, the summary table and the outputs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ml_artifactory_action.artifactory.properties import Properties
+from ml_artifactory_action.runner import Runner, human_size
+
+
+@dataclass(frozen=True)
+class UploadedArtifact:
+    """One file of the model as it is (or, in a dry run, would be) stored."""
+
+    local_path: str
+    repo: str
+    path: str
+    size: int
+    sha1: str
+    sha256: str
+    md5: str
+    download_uri: str
+    sent: bool  # bytes were sent; False: deployed by checksum (deduplicated)
+    already_present: bool = False  # the target held this content before the run
+
+    def as_output(self) -> dict[str, Any]:
+        return {
+            "repo": self.repo,
+            "path": self.path,
+            "size": self.size,
+            "sha256": self.sha256,
+            "download_url": self.download_uri,
+        }
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    """What the upload stage did, for outputs, the report and build-publish."""
+
+    repo: str
+    folder: str
+    model_url: str
+    artifacts: tuple[UploadedArtifact, ...]
+    properties: Properties
+    build_timestamp: str
+    dry_run: bool = False
+
+    @property
+    def uploaded_bytes(self) -> int:
+        return sum(a.size for a in self.artifacts if a.sent)
+
+    @property
+    def deduplicated_files(self) -> int:
+        return sum(not a.sent for a in self.artifacts)
+
+    def summary_markdown(self) -> str:
+        """The step summary's upload section: one row per file."""
+        verb = "would be uploaded" if self.dry_run else "uploaded"
+        lines = [
+            f"### Model files {verb} to `{self.repo}/{self.folder}`",
+            "",
+            "| File | Size | SHA-256 | Transfer |",
+            "| --- | ---: | --- | --- |",
+        ]
+        lines += [_summary_row(a, self.folder, dry_run=self.dry_run) for a in self.artifacts]
+        sent = human_size(self.uploaded_bytes)
+        lines += [
+            "",
+            f"{len(self.artifacts)} files, {sent} {'to send' if self.dry_run else 'sent'}, "
+            f"{self.deduplicated_files} deduplicated. [Browse]({self.model_url})",
+        ]
+        return "\n".join(lines) + "\n"
+
+
+def _summary_row(artifact: UploadedArtifact, folder: str, *, dry_run: bool) -> str:
+    name = artifact.path.removeprefix(folder.rstrip("/") + "/") if folder else artifact.path
+    if dry_run:
+        transfer = (
+            "already there" if artifact.already_present else "would send" if artifact.sent else "would deduplicate"
+        )
+    else:
+        transfer = "sent" if artifact.sent else "deduplicated"
+    short = f"`{artifact.sha256[:12]}`" if artifact.sha256 else "-"
+    return f"| [{name}]({artifact.download_uri}) | {human_size(artifact.size)} | {short} | {transfer} |"
+
+
+def dry_verb(artifact: UploadedArtifact) -> str:
+    if artifact.already_present:
+        return "already there with the same content"
+    return "would be sent" if artifact.sent else "would be deduplicated (the server has its content)"
+
+
+def set_outputs(runner: Runner, result: UploadResult) -> None:
+    runner.set_output("artifacts", json.dumps([a.as_output() for a in result.artifacts]))
+    runner.set_output("model-url", result.model_url)
+    if len(result.artifacts) == 1:
+        runner.set_output("model-sha256", result.artifacts[0].sha256)
+    runner.set_output("uploaded-bytes", str(result.uploaded_bytes))
+    runner.set_output("deduplicated-files", str(result.deduplicated_files))
