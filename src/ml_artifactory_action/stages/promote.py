@@ -166,28 +166,42 @@ def _promote(ctx: StageContext, result: PromoteResult) -> PromoteResult:
     settings = ctx.settings
     name, number = result.build_name, result.build_number
     request = promotion_request(ctx, result.rollback_of)
-    messages = promote_build(ctx.client, name, number, request, settings.project, dry_run=True)
     where = f"from {request.source_repo} to {request.target_repo} as {request.status}"
-    if settings.dry_run:
-        ctx.runner.info(f"Dry run: Artifactory accepts promoting build {name} #{number} {where}; nothing changed.")
-        return dataclasses.replace(result, messages=tuple(messages))
     try:
+        messages = promote_build(ctx.client, name, number, request, settings.project, dry_run=True)
+        if settings.dry_run:
+            ctx.runner.info(f"Dry run: Artifactory accepts promoting build {name} #{number} {where}; nothing changed.")
+            return dataclasses.replace(result, messages=tuple(messages))
         messages = promote_build(ctx.client, name, number, request, settings.project, dry_run=False)
     except (PromotionError, ArtifactoryError):
-        if not recorded(ctx, name, number, request):
+        # A promotion is not idempotent: when the server did it but its answer was lost, the retry
+        # of a move finds no files left to move; when two runs promote one build at once, the
+        # second finds the files moved by the first. Either way the build is where it should be.
+        if settings.dry_run:
             raise
-        messages = ["The promotion's answer was lost, and its history shows the first attempt had done it."]
-        ctx.runner.info(messages[0])
+        done_by_us = recorded(ctx, name, number, request)
+        if not (done_by_us or promoted_meanwhile(ctx)):
+            raise
+        ctx.runner.info(
+            f"The answer to the promotion of build {name} #{number} was lost; its status history shows it was done."
+            if done_by_us
+            else f"Build {name} #{number} was promoted to {request.target_repo} by another run meanwhile."
+        )
+        return dataclasses.replace(result, changed=done_by_us)
     ctx.runner.info(f"Promoted build {name} #{number} {where}.")
     return dataclasses.replace(result, changed=True, messages=tuple(messages))
 
 
-def recorded(ctx: StageContext, name: str, number: str, request: PromotionRequest) -> bool:
-    """Whether this very promotion (its status at its timestamp) is in the build's status history.
+def promoted_meanwhile(ctx: StageContext) -> bool:
+    """Whether the build is now the one in production with its files in target-repo (not rollbacks)."""
+    try:
+        return not ctx.settings.rollback and promotion_target(ctx).done
+    except ArtifactoryError:
+        return False
 
-    A promotion is not idempotent: when the server does it but its answer is lost (a dropped
-    connection), the client's retry of a move finds no files left to move and is refused.
-    """
+
+def recorded(ctx: StageContext, name: str, number: str, request: PromotionRequest) -> bool:
+    """Whether this very promotion (its status at its timestamp) is in the build's status history."""
     try:
         info = get_build(ctx.client, name, number, ctx.settings.project)
     except ArtifactoryError:
