@@ -130,4 +130,7 @@ def test_a_run_survives_the_server_being_killed_and_restarted(
         moved=("copy", "false") in crash.inputs,
     )
     if ("copy", "false") in crash.inputs:  # the retried move was refused: nothing was left to move
-        assert "The promotion's answer was lost, and its history shows the first attempt had done it." in result.stdout
+        assert (
+            "The answer to the promotion of build fraud-model #7 was lost; its status history shows it was done."
+            in result.stdout
+        )
