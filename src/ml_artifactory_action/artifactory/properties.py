@@ -16,6 +16,7 @@ Properties = tuple[tuple[str, tuple[str, ...]], ...]
 _KEY = re.compile(r"^[A-Za-z0-9_.:\-]+$")
 _PAIR_SPLIT = re.compile(r"(?<!\\)[;\n]")
 _VALUE_SPLIT = re.compile(r"(?<!\\),")
+VALUE_COMMA = "\\,"  # a literal comma in a matrix parameter's value
 
 
 def parse_properties(text: str) -> Properties:
@@ -60,5 +61,13 @@ def from_mapping(mapping: Mapping[str, str]) -> Properties:
 
 
 def matrix_params(props: Properties) -> str:
-    """Encode as `;k=v;k=v2` matrix parameters, keys sorted, escaped as the JFrog CLI does."""
-    return "".join(f";{quote_plus(key)}={quote_plus(value)}" for key, values in sorted(props) for value in values)
+    """Encode as `;k=v;k=v2` matrix parameters, keys sorted, escaped as the JFrog CLI does.
+
+    Artifactory splits a matrix value on commas, so a comma inside a value goes as `\\,`
+    (`%5C%2C` on the wire), as the CLI sends it; otherwise `a,b` would be stored as two values.
+    """
+    return "".join(
+        f";{quote_plus(key)}={quote_plus(value.replace(',', VALUE_COMMA))}"
+        for key, values in sorted(props)
+        for value in values
+    )
