@@ -8,6 +8,7 @@ and default are what `action.yml` shows (a test keeps them in step). Values arri
 from __future__ import annotations
 
 import enum
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -36,6 +37,7 @@ DEFAULT_ENV_EXCLUDE = "*password*;*psw*;*secret*;*key*;*token*;*auth*"
 STAGING_REPO = "ml-models-staging-local"
 PROD_REPO = "ml-models-prod-local"
 MAX_WORKERS_LIMIT = 32
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _boolean(value: Any) -> Any:
@@ -358,6 +360,17 @@ class Settings(BaseModel):
             value = value.removesuffix("/artifactory")
         if value and not value.startswith(("https://", "http://")):
             raise ValueError(f"{value!r} is not an http(s) URL; give the platform URL, e.g. https://acme.jfrog.io")
+        return value
+
+    @field_validator("build_name", "build_number", "model_name", "model_version")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        """Names that end up in URL path segments, properties and the report, each whole."""
+        value = value.strip()
+        if _CONTROL_CHARS.search(value):
+            raise ValueError(f"{value!r} contains a control character (a new line or tab); give it on one line")
+        if value in (".", ".."):
+            raise ValueError(f"{value!r} is not a name: it would be read as a folder of the URL")
         return value
 
     # Derived values: the same pair is used by every stage.
