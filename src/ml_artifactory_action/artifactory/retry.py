@@ -1,8 +1,9 @@
 """The one retry policy of the action: transient failures only, capped by attempts and time.
 
-Transient means: a timeout or connection error, or an answer of 408, 429 or 5xx. `Retry-After` is
-honoured (up to MAX_RETRY_AFTER). Bodies are rebuilt before every attempt by the caller, so a file
-is re-read from its start. Retries are logged through the hook the caller passes.
+Transient means: a timeout or connection error (not an untrusted certificate), or an answer of 408,
+429 or 5xx. `Retry-After` is honoured (up to MAX_RETRY_AFTER). Bodies are rebuilt before every
+attempt by the caller, so a file is re-read from its start. Retries are logged through the hook the
+caller passes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import httpx
 import stamina
 
 TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+# A server certificate the runner does not trust will not become trusted by asking again.
+CERTIFICATE_FAILURE = "CERTIFICATE_VERIFY_FAILED"
 MAX_RETRY_AFTER = 120.0  # seconds; a server asking for longer is treated as down
 
 
@@ -62,7 +65,7 @@ def backoff_hook(on_retry: Callable[[BaseException], None]) -> Callable[[Excepti
             on_retry(exc)
             wait = retry_after_seconds(exc.response)
             return True if wait is None else wait
-        if isinstance(exc, httpx.TransportError):
+        if isinstance(exc, httpx.TransportError) and CERTIFICATE_FAILURE not in str(exc):
             on_retry(exc)
             return True
         return False
