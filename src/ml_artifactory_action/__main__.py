@@ -16,7 +16,12 @@ import httpx
 
 from ml_artifactory_action import report
 from ml_artifactory_action.artifactory.auth import auth_for
-from ml_artifactory_action.artifactory.client import ArtifactoryClient, build_http_client
+from ml_artifactory_action.artifactory.client import (
+    ArtifactoryClient,
+    build_http_client,
+    is_plain_http_to_another_host,
+    tls_verify,
+)
 from ml_artifactory_action.errors import ActionError
 from ml_artifactory_action.inputs import github_context, load_settings, secret_values
 from ml_artifactory_action.runner import Runner
@@ -60,7 +65,13 @@ def main(
 
 
 def make_client(settings: Settings, runner: Runner, transport: httpx.BaseTransport | None = None) -> ArtifactoryClient:
-    verify: str | bool = str(settings.ca_bundle) if settings.ca_bundle else True
+    verify = tls_verify(settings.ca_bundle)
+    if is_plain_http_to_another_host(settings.url):
+        runner.warning(
+            "Unencrypted connection",
+            f"url {settings.url} is plain http:// to another machine: the credentials and the model cross the "
+            "network unencrypted. Use the server's https:// URL (with ca-bundle for a private CA).",
+        )
     auth = auth_for(settings, runner, transport)
     http = build_http_client(verify=verify, auth=auth, transport=transport)
     return ArtifactoryClient(settings.url, http, log=runner.info)

@@ -6,20 +6,25 @@ JFrog. Tests swap the transport (`httpx.MockTransport`, pytest-httpx) or point i
 
 from __future__ import annotations
 
+import ipaddress
+import ssl
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import httpx
 
 from ml_artifactory_action import __version__
 from ml_artifactory_action.artifactory.http_errors import raise_for_jfrog, safe_url
 from ml_artifactory_action.artifactory.retry import (
+    CERTIFICATE_FAILURE,
     RetryPolicy,
     TransientHTTPError,
     attempts,
     is_transient_status,
 )
-from ml_artifactory_action.errors import ArtifactoryError
+from ml_artifactory_action.errors import ArtifactoryError, ConfigError
 
 Service = Literal["artifactory", "xray", "access", "platform"]
 USER_AGENT = f"ml-artifactory-action/{__version__}"
@@ -27,6 +32,11 @@ CONNECT_TIMEOUT = 15.0
 # Reads wait for the server to finish storing a large body before it answers the PUT.
 READ_TIMEOUT = 300.0
 Body = bytes | Iterable[bytes] | None
+UNREACHABLE_FIX = "Check url (or JF_URL): the server must be reachable from the runner (DNS, proxy, firewall, TLS)."
+UNTRUSTED_FIX = (
+    "The server's TLS certificate is not trusted: if a private CA signed it, set ca-bundle to that CA's PEM file."
+)
+LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
 
 
 class ArtifactoryClient:
@@ -79,7 +89,7 @@ class ArtifactoryClient:
         except httpx.TransportError as exc:
             raise ArtifactoryError(
                 f"{action + ': ' if action else ''}{method} {safe_url(url)} failed: {exc!r}",
-                fix="Check that the URL is reachable from the runner (DNS, proxy, firewall, TLS).",
+                fix=UNTRUSTED_FIX if CERTIFICATE_FAILURE in str(exc) else UNREACHABLE_FIX,
             ) from None
         if response.status_code in expect:
             return response
@@ -106,9 +116,36 @@ class ArtifactoryClient:
         self._log(f"Retrying {method} {safe_url(url)} after {reason}")
 
 
+def tls_verify(ca_bundle: Path | None) -> ssl.SSLContext | bool:
+    """What httpx verifies servers with: always on; the CAs of `ca-bundle` when given."""
+    if ca_bundle is None:
+        return True
+    try:
+        return ssl.create_default_context(cafile=str(ca_bundle))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            "ca-bundle",
+            f"'{ca_bundle}' cannot be read as PEM certificates: {exc}",
+            fix="Point ca-bundle at the PEM file of the CA that signed the server's certificate (relative to the workspace).",
+        ) from None
+
+
+def is_plain_http_to_another_host(url: str) -> bool:
+    """An http:// URL to anything but this machine: tokens and models would cross the network in clear."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        return False
+    if parts.hostname.lower() in LOOPBACK_NAMES:
+        return False
+    try:
+        return not ipaddress.ip_address(parts.hostname).is_loopback
+    except ValueError:  # a host name
+        return True
+
+
 def build_http_client(
     *,
-    verify: str | bool = True,
+    verify: ssl.SSLContext | bool = True,
     auth: httpx.Auth | None = None,
     transport: httpx.BaseTransport | None = None,
 ) -> httpx.Client:

@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 import httpx
 
-from ml_artifactory_action.artifactory.client import ArtifactoryClient, build_http_client
+from ml_artifactory_action.artifactory.client import ArtifactoryClient, build_http_client, tls_verify
 from ml_artifactory_action.artifactory.http_errors import safe_url, server_message
 from ml_artifactory_action.artifactory.retry import RetryPolicy, TransientHTTPError, attempts, is_transient_status
 from ml_artifactory_action.errors import OIDCError
@@ -144,7 +144,7 @@ class OIDCExchange:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings, self._runner, self._transport, self._clock = settings, runner, transport, clock
-        self._verify: str | bool = str(settings.ca_bundle) if settings.ca_bundle else True
+        self._verify = tls_verify(settings.ca_bundle)
 
     def issue(self) -> IssuedToken:
         id_token = self.request_id_token()
