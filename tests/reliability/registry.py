@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import ssl
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -48,7 +49,9 @@ class Registry:
 
     def send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.server.admin_token}"} | kwargs.pop("headers", {})
-        with httpx.Client(base_url=self.server.url, timeout=HTTP_TIMEOUT_S) as http:
+        ca_bundle = getattr(self.server, "ca_bundle", None)  # a sandbox behind TLS with a private CA
+        verify = ssl.create_default_context(cafile=str(ca_bundle)) if ca_bundle else True
+        with httpx.Client(base_url=self.server.url, timeout=HTTP_TIMEOUT_S, verify=verify) as http:
             return http.request(method, path, headers=headers, **kwargs)
 
     # Fault injection and the request log ------------------------------------------------------
