@@ -25,6 +25,8 @@ PROMOTE_API = "api/build/promote"
 PROMOTION_CONTENT_TYPE = "application/vnd.org.jfrog.artifactory.build.PromotionRequest+json"
 # Statuses whose body explains what the server refused (the others map to the usual errors).
 REFUSAL_STATUSES = (400, 404, 409)
+# A 404 naming a repository ("Cannot find target repository by the key 'x'") is not a missing build.
+MISSING_REPOSITORY = "repository"
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,11 @@ def _refusal(
 ) -> PromotionError:
     phase = "The dry run of the promotion" if dry_run else "The promotion"
     detail = "; ".join(errors)
+    if response.status_code == 404 and MISSING_REPOSITORY in detail.lower():
+        return PromotionError(
+            f"Build {name} #{number} cannot be promoted from {request.source_repo} to {request.target_repo}: {detail}",
+            fix="Check source-repo and target-repo: both must be repositories of this server (create the target repository, or fix the key). Nothing was changed.",
+        )
     if response.status_code == 404:
         return PromotionError(
             f"Build {name} #{number} cannot be promoted: {detail}",
