@@ -49,6 +49,11 @@ class BuildPublishResult:
     already_published: bool = False
 
 
+def preflight(ctx: StageContext) -> None:
+    """Before any stage runs: the dependencies file must be readable."""
+    _dependencies(ctx)
+
+
 def run(ctx: StageContext) -> BuildPublishResult:
     settings = ctx.settings
     name, number = settings.effective_build_name, settings.effective_build_number

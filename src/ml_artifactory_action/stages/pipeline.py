@@ -32,7 +32,22 @@ def stage_runner(stage: Stage) -> Callable[[StageContext], object]:
 
 
 def run_stages(ctx: StageContext) -> None:
-    """Run every selected stage in order; the first error stops the run."""
+    """Check every selected stage's inputs, then run the stages in order; the first error stops.
+
+    A stage module may expose `preflight(ctx)`, checking what it can before any stage runs, so
+    that a bad input of a later stage (a download-dir that is a file) does not stop the run after
+    the earlier stages changed the registry.
+    """
+    for stage in ctx.settings.stages:
+        preflight: Callable[[StageContext], None] | None = getattr(
+            importlib.import_module(STAGE_MODULES[stage]), "preflight", None
+        )
+        try:
+            if preflight is not None:
+                preflight(ctx)
+        except ActionError:
+            ctx.state.failed = stage
+            raise
     for stage in ctx.settings.stages:
         run = stage_runner(stage)
         with ctx.runner.group(f"{stage.value}{' (dry run)' if ctx.settings.dry_run else ''}"):

@@ -22,6 +22,7 @@ from ml_artifactory_action.artifactory.promotion import (
     promote_build,
 )
 from ml_artifactory_action.artifactory.properties import Properties, from_mapping
+from ml_artifactory_action.artifactory.storage import require_deployable
 from ml_artifactory_action.errors import ArtifactoryError, GitHubAPIError, PromotionError
 from ml_artifactory_action.settings import Stage
 from ml_artifactory_action.stages.context import StageContext
@@ -56,6 +57,11 @@ class PromoteResult:
     @property
     def promoted(self) -> bool:
         return not self.dry_run
+
+
+def preflight(ctx: StageContext) -> None:
+    """Before any stage runs: target-repo must exist (else upload and publish would run for nothing)."""
+    require_deployable(ctx.client, ctx.settings.target_repo, "target-repo")
 
 
 def run(ctx: StageContext) -> PromoteResult:

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from ml_artifactory_action.artifactory.download import download_item, is_current
 from ml_artifactory_action.artifactory.models import Item, build_items, items_with_properties
 from ml_artifactory_action.artifactory.promotion import current_production, production_history
-from ml_artifactory_action.errors import ResolveError
+from ml_artifactory_action.errors import ConfigError, ResolveError
 from ml_artifactory_action.runner import Progress, human_size
 from ml_artifactory_action.settings import Stage
 from ml_artifactory_action.stages.context import StageContext
@@ -45,6 +45,17 @@ class ResolveResult:
     @property
     def downloaded_bytes(self) -> int:
         return sum(f.size for f in self.files if f.downloaded)
+
+
+def preflight(ctx: StageContext) -> None:
+    """Before any stage runs: download-dir must be a folder, or not exist yet."""
+    destination = _destination(ctx)
+    if destination.exists() and not destination.is_dir():
+        raise ConfigError(
+            "download-dir",
+            f"'{ctx.settings.download_dir}' is a file, not a folder",
+            fix="Set download-dir to a folder (it is created when missing), relative to the workspace.",
+        )
 
 
 def run(ctx: StageContext) -> ResolveResult:
