@@ -10,14 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
-from tests.e2e.conftest import ActionHarness, ActionResult, action, sandbox  # noqa: F401  fixtures
-from tests.reliability.registry import DEV, Registry
 
-from artifactory_sandbox.testing import SandboxHandle
+from artifactory_sandbox.testing import SandboxHandle, run_sandbox
+from tests.e2e.conftest import ActionHarness, ActionResult, action  # noqa: F401  the fixture
+from tests.reliability.registry import DEV, Registry
 
 BUILD, NUMBER, MODEL_NAME = "fraud-model", "7", "fraud-model"
 FOLDER = f"{MODEL_NAME}/{NUMBER}"
@@ -72,7 +72,14 @@ def seed_shared_content(registry: Registry) -> None:
 
 
 @pytest.fixture
-def registry(sandbox: SandboxHandle) -> Registry:  # noqa: F811  the fixture imported above
+def sandbox(tmp_path: Path) -> Iterator[SandboxHandle]:
+    """A fresh sandbox per test that indexes builds for Xray at once (the waiting is tested in e2e)."""
+    with run_sandbox(tmp_path / "sandbox-data", xray_index_delay=0.0) as handle:
+        yield handle
+
+
+@pytest.fixture
+def registry(sandbox: SandboxHandle) -> Registry:
     seeded = Registry(sandbox)
     seed_shared_content(seeded)
     return seeded

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from artifactory_sandbox.testing import SandboxHandle, run_sandbox
 from tests.e2e.conftest import ActionHarness, ActionResult
 from tests.reliability.conftest import (
     BUILD,
@@ -35,9 +37,7 @@ from tests.reliability.registry import (
 )
 from tests.reliability.test_faults import DEPLOY
 
-from artifactory_sandbox.testing import SandboxHandle, run_sandbox
-
-RACE_HOLD_S = 8.0  # run B's whole pipeline must fit in it
+RACE_HOLD_S = 6.0  # run B's whole pipeline must fit in it
 
 
 def harnesses(sandbox: SandboxHandle, tmp_path: Path, seeds: tuple[int, int]) -> list[ActionHarness]:
@@ -105,7 +105,7 @@ def race(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Race]:
     hand, say from a tag, and two events). Run A's weights are held on the server while run B goes
     through the whole pipeline; then A's weights land."""
     tmp_path = tmp_path_factory.mktemp("race")
-    with run_sandbox(tmp_path / "sandbox-data", xray_index_delay=0.3) as sandbox:
+    with run_sandbox(tmp_path / "sandbox-data", xray_index_delay=0.0) as sandbox:
         registry = Registry(sandbox)
         seed_shared_content(registry)
         registry.fault(method=DEPLOY[0], path=DEPLOY[1], delay=RACE_HOLD_S)

@@ -11,13 +11,13 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
-from tests.reliability.registry import Registry
 
 from artifactory_sandbox.testing import SandboxHandle
 from ml_artifactory_action.artifactory.auth import BearerAuth
 from ml_artifactory_action.artifactory.client import ArtifactoryClient, build_http_client
 from ml_artifactory_action.artifactory.retry import RetryPolicy
 from ml_artifactory_action.errors import ArtifactoryError
+from tests.reliability.registry import Registry
 
 PING = "api/system/ping"
 QUICK_RETRIES = RetryPolicy(attempts=3, total_seconds=30, wait_initial=0.01, wait_max=0.01)
@@ -53,7 +53,7 @@ def test_an_answer_slower_than_the_timeout_is_retried_then_fails_cleanly(
 
     url = f"{sandbox.url}/artifactory/{PING}"
     assert caught.value.message == f"Pinging: GET {url} failed: ReadTimeout('timed out')"
-    assert caught.value.fix.startswith("Check that the URL is reachable from the runner")
+    assert caught.value.fix.startswith("Check url (or JF_URL): the server must be reachable from the runner")
     assert log[:2] == [f"Retrying GET {url} after ReadTimeout"] * 2  # (the hook also logs the last failure)
     assert [f["hits"] for f in registry.faults()] == [3]
 
