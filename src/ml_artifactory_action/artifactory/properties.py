@@ -12,8 +12,9 @@ from urllib.parse import quote_plus
 
 Properties = tuple[tuple[str, tuple[str, ...]], ...]
 
-# Artifactory refuses keys with these characters; keep keys to a safe, documented set.
-_KEY = re.compile(r"^[A-Za-z0-9_.:\-]+$")
+# Artifactory refuses keys with other characters, or not starting with a letter ("Name must start
+# with a letter and cannot contain whitespace or special characters"); keep keys to a safe set.
+_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_.:\-]*$")
 _PAIR_SPLIT = re.compile(r"(?<!\\)[;\n]")
 _VALUE_SPLIT = re.compile(r"(?<!\\),")
 VALUE_COMMA = "\\,"  # a literal comma in a matrix parameter's value
@@ -36,7 +37,9 @@ def _parse_pair(pair: str) -> tuple[str, list[str]]:
     if not sep or not key or not raw.strip():
         raise ValueError(f"cannot read property {pair!r}; write 'key=value' pairs separated by ';'")
     if not _KEY.match(key):
-        raise ValueError(f"property key {key!r} may only contain letters, digits and the characters _ . : -")
+        raise ValueError(
+            f"property key {key!r} may only contain letters, digits and the characters _ . : -, and must start with a letter"
+        )
     values = [_unescape(v.strip()) for v in _VALUE_SPLIT.split(raw)]
     if any(not v for v in values):
         raise ValueError(f"property {pair!r} has an empty value")
