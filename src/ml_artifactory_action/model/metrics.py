@@ -60,14 +60,20 @@ def load_metrics_file(path: Path) -> Metrics:
     """Read a JSON or YAML metrics document (by suffix; other suffixes: JSON, then YAML)."""
     source = f"metrics-file '{path}'"
     text = _read_small_text(path, source)
-    document = _parse_document(text, path.suffix.lower(), source)
-    if not isinstance(document, Mapping):
-        kind = type(document).__name__
+    try:
+        document = _parse_document(text, path.suffix.lower(), source)
+        if not isinstance(document, Mapping):
+            kind = type(document).__name__
+            raise MetricsError(
+                f"{source} holds a {kind}, not an object of metrics.",
+                fix='Write an object such as {"accuracy": 0.93, "eval": {"loss": 0.21}}.',
+            )
+        values, other = flatten(document)
+    except RecursionError:  # JSON/YAML nested thousands deep, or a YAML mapping that holds itself
         raise MetricsError(
-            f"{source} holds a {kind}, not an object of metrics.",
-            fix='Write an object such as {"accuracy": 0.93, "eval": {"loss": 0.21}}.',
-        )
-    values, other = flatten(document)
+            f"{source} is nested too deeply (or refers to itself) to be a metrics document.",
+            fix='Write an object of numbers nested a few levels at most, e.g. {"eval": {"loss": 0.21}}.',
+        ) from None
     return Metrics(values, source, other)
 
 
@@ -148,8 +154,13 @@ def fetch_mlflow_metrics(http: httpx.Client, tracking_uri: str, run_id: str) -> 
             fix="Check mlflow-tracking-uri and that the tracking server is reachable from the runner.",
         ) from None
     run = _mlflow_run(response, source)
-    metrics = run.get("data", {}).get("metrics", [])
-    values = {str(m["key"]): float(m["value"]) for m in metrics if "key" in m and _is_number(m.get("value"))}
+    data = run.get("data")
+    metrics = data.get("metrics") if isinstance(data, dict) else None
+    values = {
+        str(m["key"]): float(m["value"])
+        for m in (metrics if isinstance(metrics, list) else [])
+        if isinstance(m, dict) and "key" in m and _is_number(m.get("value"))
+    }
     return Metrics(values, source)
 
 
