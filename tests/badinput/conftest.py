@@ -57,7 +57,7 @@ def bad_files(workspace: Path) -> None:
     (workspace / "metrics-list.json").write_text("[0.9, 0.1]")
     (workspace / "metrics-text.json").write_text(json.dumps({"eval": {"accuracy": "high"}}))
     (workspace / "metrics-latin1.json").write_bytes(b'{"accuracy": 0.9, "note": "\xe9t\xe9"}')
-    (workspace / "metrics-dir").mkdir()
+    (workspace / "metrics-deep.json").write_text('{"eval": ' * 5000 + "0.9" + "}" * 5000)
     with (workspace / "metrics-big.json").open("wb") as handle:
         handle.truncate(BIG_METRICS_BYTES)
     (workspace / "empty-folder").mkdir()

@@ -117,6 +117,12 @@ CASES = [
         ("cannot read property 'team'", "key=value"),
     ),
     Bad(
+        "property-key-starts-with-a-digit",
+        inputs("upload", properties="1st=ml"),
+        invalid("properties"),
+        ("property key '1st'", "must start with a letter"),
+    ),
+    Bad(
         "property-key-with-space",
         inputs("upload", properties="my team=ml"),
         invalid("properties"),
@@ -219,6 +225,12 @@ CASES = [
         inputs("gate", metrics_file="metrics-big.json"),
         METRICS,
         ("metrics-file", "expected to be small"),
+    ),
+    Bad(
+        "metrics-nested-too-deep",
+        inputs("gate,upload", metrics_file="metrics-deep.json"),
+        METRICS,
+        ("metrics-file", "nested too deeply"),
     ),
     Bad(
         "metrics-not-utf8",
