@@ -11,6 +11,7 @@ import enum
 import re
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic.functional_validators import BeforeValidator
@@ -360,6 +361,12 @@ class Settings(BaseModel):
             value = value.removesuffix("/artifactory")
         if value and not value.startswith(("https://", "http://")):
             raise ValueError(f"{value!r} is not an http(s) URL; give the platform URL, e.g. https://acme.jfrog.io")
+        if "@" in urlsplit(value).netloc:  # the value itself is not shown: it holds a password
+            raise ValueError(
+                "carries a user name or password (user:password@host), which would be shown in every link "
+                "of the report and the outputs; give the URL without them, and the credentials in "
+                "user + password or access-token, which are masked"
+            )
         return value
 
     @field_validator("build_name", "build_number", "model_name", "model_version")
