@@ -374,6 +374,12 @@ CASES = [
         invalid("url"),
         ("is not an http(s) URL", "https://acme.jfrog.io"),
     ),
+    Bad(
+        "url-with-credentials",
+        inputs("upload", url="http://admin:${token}@127.0.0.1:9"),
+        invalid("url"),
+        ("carries a user name or password", "user + password or access-token"),
+    ),
     Bad("url-missing", inputs("upload"), invalid("url"), ("is empty and JF_URL is not set",), env={"JF_URL": None}),
     Bad(
         "token-wrong",
@@ -518,6 +524,7 @@ def test_a_bad_input_gives_one_clear_error_and_changes_nothing(case: Bad, settin
     for fragment in case.says:
         assert fragment in text, f"{fragment!r} not in {text!r}"
     assert "Internal error" not in result.log
+    assert setting.harness.base_env()["JF_ACCESS_TOKEN"] not in result.log + result.summary
     assert setting.snapshot() == before, "the registry changed"
 
 
