@@ -74,12 +74,16 @@ def backoff_hook(on_retry: Callable[[BaseException], None]) -> Callable[[Excepti
 
 
 def attempts(policy: RetryPolicy, on_retry: Callable[[BaseException], None]) -> Iterator[stamina.Attempt]:
-    return iter(
-        stamina.retry_context(
-            on=backoff_hook(on_retry),
-            attempts=policy.attempts,
-            timeout=policy.total_seconds,
-            wait_initial=policy.wait_initial,
-            wait_max=policy.wait_max,
-        )
-    )
+    """stamina's attempts; `on_retry` hears of a failure only when another attempt follows it (the
+    hook also sees the last one, after which nothing is retried: that is the caller's error)."""
+    failures: list[BaseException] = []
+    for attempt in stamina.retry_context(
+        on=backoff_hook(failures.append),
+        attempts=policy.attempts,
+        timeout=policy.total_seconds,
+        wait_initial=policy.wait_initial,
+        wait_max=policy.wait_max,
+    ):
+        if failures:
+            on_retry(failures.pop())
+        yield attempt
