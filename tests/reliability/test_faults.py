@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from ml_artifactory_action.artifactory.retry import RetryPolicy
 from tests.e2e.conftest import ActionHarness
 from tests.reliability.conftest import BUILD, FOLDER, NUMBER, PIPELINE, one_error, pipeline_inputs
 from tests.reliability.registry import STAGING, Registry, check_complete, check_consistent
@@ -185,6 +186,7 @@ def test_an_outage_fails_cleanly_and_a_rerun_finishes_without_resending(
     for name in case.names:
         assert name in message
     assert "answered 503: Injected fault 1" in message
+    assert failed.stdout.count("Retrying ") == RetryPolicy().attempts - 1  # then it gave up, and said so
     kept = registry.files(STAGING, FOLDER)
     assert sorted(kept) == (sorted(model) if case.uploaded else []), "the model wholly in staging, or not at all"
     check_consistent(registry, BUILD)
