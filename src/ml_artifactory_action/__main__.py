@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import TextIO
 
 import httpx
+import stamina.instrumentation
 
 from ml_artifactory_action import report
 from ml_artifactory_action.artifactory.auth import auth_for
@@ -41,6 +42,9 @@ def main(
 ) -> int:
     """Run the action; return the exit code (0 done, 1 failed)."""
     environ = os.environ if environ is None else environ
+    # The client logs each retry in the step's log; stamina's own hook printed a bare
+    # "stamina.retry_scheduled" line to stderr for every one.
+    stamina.instrumentation.set_on_retry_hooks([])
     runner = Runner(github_context(environ), stream)
     for value in secret_values(environ, flags or {}):
         runner.mask(value)
