@@ -187,6 +187,7 @@ def test_an_outage_fails_cleanly_and_a_rerun_finishes_without_resending(
         assert name in message
     assert "answered 503: Injected fault 1" in message
     assert failed.stdout.count("Retrying ") == RetryPolicy().attempts - 1  # then it gave up, and said so
+    assert failed.stderr == ""
     kept = registry.files(STAGING, FOLDER)
     assert sorted(kept) == (sorted(model) if case.uploaded else []), "the model wholly in staging, or not at all"
     check_consistent(registry, BUILD)
