@@ -90,10 +90,13 @@ def test_properties_parse_or_raise_value_error(text: str) -> None:
     assert refusal.startswith(("cannot read property", "property key", "property "))
 
 
+def escaped(value: str) -> str:
+    return value.replace(";", "\\;").replace(",", "\\,")
+
+
 def written(props: dict[str, list[str]]) -> str:
     """How a user writes properties: `;` between pairs, `,` between values, both escaped in values."""
-    escape = lambda value: value.replace(";", "\\;").replace(",", "\\,")  # noqa: E731  one-liner
-    return ";".join(f"{key}={','.join(escape(v) for v in values)}" for key, values in props.items())
+    return ";".join(f"{key}={','.join(escaped(v) for v in values)}" for key, values in props.items())
 
 
 unique_values = st.lists(property_values, min_size=1, max_size=3, unique=True)

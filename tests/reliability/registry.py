@@ -25,8 +25,11 @@ HTTP_TIMEOUT_S = 30.0
 
 
 class Running(Protocol):
-    url: str
-    admin_token: str
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def admin_token(self) -> str: ...
 
 
 def sha256(content: bytes) -> str:
