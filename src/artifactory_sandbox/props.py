@@ -66,6 +66,11 @@ def _split_key(pair: str) -> tuple[str, str]:
     return (parts[0], parts[1]) if len(parts) == 2 else (parts[0], "")
 
 
+# What a backslash escapes in property text: the separators (`,` between values, `;` or `|`
+# between pairs, `=`) and itself. JFrog CLI sends `\\,` inside values.
+ESCAPABLE = frozenset(",;|=\\")
+
+
 def split_unescaped(text: str, separators: str, keep_escapes: bool = False, maxsplit: int = -1) -> list[str]:
     """Split on any of `separators` not preceded by a backslash.
 
@@ -77,7 +82,9 @@ def split_unescaped(text: str, separators: str, keep_escapes: bool = False, maxs
     for ch in chars:
         if ch == "\\":
             escaped = next(chars, "")
-            current.append(ch + escaped if keep_escapes else escaped)
+            # Only the separators and the backslash itself are escapes; `C:\\models` keeps its backslash.
+            kept = keep_escapes or (escaped not in separators and escaped not in ESCAPABLE)
+            current.append(ch + escaped if kept else escaped)
         elif ch in separators and maxsplit != len(parts):
             parts.append("".join(current))
             current = []

@@ -164,11 +164,11 @@ class ActionHarness:
         (self.root / "runner-temp").mkdir(exist_ok=True)
         for name, value in (action_defaults() | dict(inputs)).items():
             full_env[f"INPUT_{name.upper()}"] = value
-        for name, value in (env or {}).items():
-            if value is None:
+        for name, override in (env or {}).items():
+            if override is None:
                 full_env.pop(name, None)
             else:
-                full_env[name] = value
+                full_env[name] = override
         command = [sys.executable, "-m", "ml_artifactory_action", *(argv or [])]
         proc = subprocess.run(
             command,

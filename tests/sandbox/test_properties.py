@@ -120,3 +120,8 @@ def test_patch_metadata_bad_body_is_400(files: httpx.Client, body: bytes) -> Non
         f"/artifactory/api/metadata/{DEV_REPO}/m/model.bin", content=body, headers={"Content-Type": "application/json"}
     )
     assert response.status_code == 400
+
+
+def test_a_backslash_that_escapes_nothing_is_kept(files: httpx.Client) -> None:
+    files.put(f"{API}/m/model.bin?properties=path=C:%5Cmodels%5Cv1;list=a%5C,b")
+    assert props(files, "m/model.bin") == {"path": ["C:\\models\\v1"], "list": ["a,b"]}
