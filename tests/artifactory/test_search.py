@@ -10,7 +10,7 @@ from pytest_httpx import HTTPXMock
 
 from ml_artifactory_action.artifactory import search
 from ml_artifactory_action.artifactory.client import ArtifactoryClient
-from ml_artifactory_action.artifactory.search import StoredItem, aql, items_query, known_files
+from ml_artifactory_action.artifactory.search import Item, aql, items_query, known_files
 from ml_artifactory_action.errors import ArtifactoryError
 
 from .conftest import ARTIFACTORY
@@ -84,8 +84,8 @@ def test_known_files_asks_by_size_checksum_and_target_path_in_one_query(
         ],
     }
     assert found == [
-        StoredItem("models", "fraud/7/m.bin", 9, "s", "a", "m"),
-        StoredItem("other", "root.bin", 3, "", "", ""),
+        Item("models", "fraud/7", "m.bin", 9, "s", "a", "m"),
+        Item("other", ".", "root.bin", 3, "", "", ""),
     ]
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from ml_artifactory_action.artifactory.client import ArtifactoryClient
 from ml_artifactory_action.artifactory.properties import Properties
-from ml_artifactory_action.artifactory.search import aql, items_query, or_queries
+from ml_artifactory_action.artifactory.search import Item, aql, items_query, or_queries
+
+__all__ = ["Item", "build_items", "find_items", "items_at", "items_with_properties", "metric_key", "metric_properties"]
 
 ITEM_FIELDS = ("repo", "path", "name", "size", "sha256", "actual_sha1", "actual_md5", "created", "property")
 METRIC_PREFIX = "metric."
@@ -23,51 +24,11 @@ METRIC_PREFIX = "metric."
 _NOT_KEY_CHARS = re.compile(r"[^A-Za-z0-9_.:\-]")
 
 
-@dataclass(frozen=True)
-class Item:
-    """A file in Artifactory as AQL describes it."""
-
-    repo: str
-    path: str  # folder, "." at the repository root
-    name: str
-    size: int = 0
-    sha256: str = ""
-    sha1: str = ""
-    md5: str = ""
-    created: str = ""
-    properties: dict[str, tuple[str, ...]] = field(default_factory=dict)
-
-    @property
-    def repo_path(self) -> str:
-        """Path of the file inside its repository (`model/3/model.pkl`)."""
-        return self.name if self.path in (".", "") else f"{self.path}/{self.name}"
-
-    def prop(self, key: str) -> str:
-        values = self.properties.get(key, ())
-        return values[0] if values else ""
-
-
 def find_items(client: ArtifactoryClient, criteria: Mapping[str, Any], *, action: str) -> list[Item]:
     """Files matching an AQL criteria object, with their checksums and properties."""
-    return [_item(row) for row in aql(client, items_query({**criteria, "type": "file"}, ITEM_FIELDS), action=action)]
-
-
-def _item(row: Mapping[str, Any]) -> Item:
-    properties: dict[str, tuple[str, ...]] = {}
-    for prop in row.get("properties", []):
-        key, value = str(prop.get("key", "")), str(prop.get("value", ""))
-        properties[key] = (*properties.get(key, ()), value)
-    return Item(
-        repo=str(row.get("repo", "")),
-        path=str(row.get("path", ".")),
-        name=str(row.get("name", "")),
-        size=int(row.get("size") or 0),
-        sha256=str(row.get("sha256", "")),
-        sha1=str(row.get("actual_sha1", "")),
-        md5=str(row.get("actual_md5", "")),
-        created=str(row.get("created", "")),
-        properties=properties,
-    )
+    return [
+        Item.from_aql(row) for row in aql(client, items_query({**criteria, "type": "file"}, ITEM_FIELDS), action=action)
+    ]
 
 
 def build_items(client: ArtifactoryClient, repo: str, build_name: str, build_number: str) -> list[Item]:
@@ -82,7 +43,7 @@ def items_at(client: ArtifactoryClient, repo: str, paths: Sequence[str]) -> dict
     found: dict[str, Item] = {}
     for query in or_queries([_path_criteria(p) for p in paths], {"repo": repo}, ITEM_FIELDS):
         for row in aql(client, query, action=f"Checking {len(paths)} files in {repo}"):
-            item = _item(row)
+            item = Item.from_aql(row)
             found[item.repo_path] = item
     return found
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ml_artifactory_action.artifactory.client import ArtifactoryClient
@@ -46,27 +46,44 @@ def items_query(criteria: dict[str, Any], fields: Sequence[str] = ITEM_FIELDS) -
 
 
 @dataclass(frozen=True)
-class StoredItem:
-    """A file the server holds, as AQL describes it."""
+class Item:
+    """A file in Artifactory as AQL describes it."""
 
     repo: str
-    path: str  # full path in the repo, no leading slash
-    size: int
-    sha256: str
-    sha1: str
-    md5: str
+    path: str  # folder, "." at the repository root
+    name: str
+    size: int = 0
+    sha256: str = ""
+    sha1: str = ""
+    md5: str = ""
+    created: str = ""
+    properties: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def repo_path(self) -> str:
+        """Path of the file inside its repository (`model/3/model.pkl`)."""
+        return self.name if self.path in (".", "") else f"{self.path}/{self.name}"
+
+    def prop(self, key: str) -> str:
+        values = self.properties.get(key, ())
+        return values[0] if values else ""
 
     @classmethod
-    def from_aql(cls, item: dict[str, Any]) -> StoredItem:
-        folder, name = str(item.get("path", ".")), str(item.get("name", ""))
-        full = name if folder in (".", "") else f"{folder}/{name}"
+    def from_aql(cls, row: Mapping[str, Any]) -> Item:
+        properties: dict[str, tuple[str, ...]] = {}
+        for prop in row.get("properties", []):
+            key, value = str(prop.get("key", "")), str(prop.get("value", ""))
+            properties[key] = (*properties.get(key, ()), value)
         return cls(
-            repo=str(item.get("repo", "")),
-            path=full,
-            size=int(item.get("size") or 0),
-            sha256=str(item.get("sha256") or ""),
-            sha1=str(item.get("actual_sha1") or ""),
-            md5=str(item.get("actual_md5") or ""),
+            repo=str(row.get("repo", "")),
+            path=str(row.get("path", ".")),
+            name=str(row.get("name", "")),
+            size=int(row.get("size") or 0),
+            sha256=str(row.get("sha256") or ""),
+            sha1=str(row.get("actual_sha1") or ""),
+            md5=str(row.get("actual_md5") or ""),
+            created=str(row.get("created") or ""),
+            properties=properties,
         )
 
 
@@ -77,7 +94,7 @@ def known_files(
     sha256s: Iterable[str] = (),
     repo: str = "",
     paths: Iterable[str] = (),
-) -> list[StoredItem]:
+) -> list[Item]:
     """In one query (or more, each under MAX_QUERY_CHARS): the readable files with one of `sizes`
     or `sha256s`, and whatever is at `repo`/`paths`.
 
@@ -87,10 +104,10 @@ def known_files(
     terms: list[dict[str, Any]] = [{"size": size} for size in sorted(set(sizes))]
     terms += [{"sha256": sha256} for sha256 in sorted(set(sha256s))]
     terms += [_at(repo, path) for path in sorted(set(paths))]
-    found: list[StoredItem] = []
+    found: list[Item] = []
     for query in or_queries(terms):
         answer = aql(client, query, action="asking Artifactory which files it already holds")
-        found += [StoredItem.from_aql(item) for item in answer]
+        found += [Item.from_aql(item) for item in answer]
     return found
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ml_artifactory_action.artifactory import deploy, storage
 from ml_artifactory_action.artifactory.client import ArtifactoryClient
 from ml_artifactory_action.artifactory.properties import Properties
-from ml_artifactory_action.artifactory.search import StoredItem, known_files
+from ml_artifactory_action.artifactory.search import Item, known_files
 from ml_artifactory_action.errors import ActionError, ArtifactoryError, ModelFilesError
 from ml_artifactory_action.model.checksums import sha256_file
 from ml_artifactory_action.model.files import ModelFile
@@ -35,7 +35,7 @@ class FilePlan:
     path: str  # in the repository
     key: FileKey
     sha256: str | None = None
-    at_target: StoredItem | None = None
+    at_target: Item | None = None
     server_sizes: frozenset[int] = frozenset()
     server_sha256s: frozenset[str] = frozenset()
 
@@ -68,7 +68,7 @@ def learn_what_server_holds(client: ArtifactoryClient, repo: str, plans: list[Fi
     )
     sizes = frozenset(item.size for item in found)
     sha256s = frozenset(item.sha256 for item in found if item.sha256)
-    at = {item.path: item for item in found if item.repo == repo}
+    at = {item.repo_path: item for item in found if item.repo == repo}
     for plan in plans:
         plan.server_sizes, plan.server_sha256s, plan.at_target = sizes, sha256s, at.get(plan.path)
 
