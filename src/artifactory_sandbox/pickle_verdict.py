@@ -1,54 +1,34 @@
 """The sandbox Xray's view of the action's unsafe-model scanner (`ml_artifactory_action.model.safety`).
 
-The scanner is imported when first used, so the sandbox starts without it; Xray answers a failed
-scan (`status: failed`) if it cannot be imported. Stored binaries are named by checksum, so each
-is scanned through a symlink that carries the artifact's own file name (formats are recognised
-by name as well as by content).
+The scanner is imported when first used, so the sandbox starts without loading it; Xray answers a
+failed scan (`status: failed`) when a scanner raises `ScannerUnavailable`. Stored binaries are
+named by checksum, so each is scanned through a symlink that carries the artifact's own file name
+(formats are recognised by name as well as by content).
 """
 
 from __future__ import annotations
 
-import importlib
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-SCANNER_MODULE = "ml_artifactory_action.model.safety"
+from ml_artifactory_action.model.findings import Finding, ScanReport
+
+# The scanner's own types: a verdict is the action's `ScanReport`, its findings `Finding`s.
+PickleFinding = Finding
+PickleVerdict = ScanReport
+PickleScanner = Callable[[Path], ScanReport]
 
 
 class ScannerUnavailable(Exception):
-    """The action's scanner cannot be imported or did not answer as expected."""
+    """The scanner failed to give a verdict (a test seam: the real one answers or raises its own)."""
 
 
-@dataclass(frozen=True)
-class PickleFinding:
-    global_name: str
-    severity: str
-    detail: str
-
-
-@dataclass(frozen=True)
-class PickleVerdict:
-    safe: bool
-    findings: tuple[PickleFinding, ...] = ()
-
-
-PickleScanner = Callable[[Path], PickleVerdict]
-
-
-def scan_file(path: Path) -> PickleVerdict:
+def scan_file(path: Path) -> ScanReport:
     """The action scanner's verdict on `path`."""
-    try:
-        scan_path = importlib.import_module(SCANNER_MODULE).scan_path
-    except (ImportError, AttributeError) as err:
-        raise ScannerUnavailable(f"cannot use {SCANNER_MODULE}.scan_path: {err}") from err
-    report = scan_path(path)
-    try:
-        findings = tuple(PickleFinding(str(f.global_name), str(f.severity), str(f.detail)) for f in report.findings)
-        return PickleVerdict(bool(report.safe), findings)
-    except AttributeError as err:
-        raise ScannerUnavailable(f"{SCANNER_MODULE}.scan_path returned {report!r}: {err}") from err
+    from ml_artifactory_action.model.safety import scan_path  # noqa: PLC0415  loaded on the first scan, not at start
+
+    return scan_path(path)
 
 
 def scan_stored(blob: Path, artifact_name: str, scanner: PickleScanner = scan_file) -> PickleVerdict:

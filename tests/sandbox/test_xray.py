@@ -30,8 +30,10 @@ def fake_scanner(path: Path) -> PickleVerdict:
     """Unsafe iff the file's content starts with b"EVIL" (looked at through the named symlink)."""
     assert path.name.endswith((".pkl", ".json"))
     if path.read_bytes().startswith(b"EVIL"):
-        return PickleVerdict(False, (PickleFinding("os.system", "dangerous", "opcode 12: REDUCE of os.system"),))
-    return PickleVerdict(True)
+        return PickleVerdict(
+            path, "pickle", False, [PickleFinding("os.system", "dangerous", "opcode 12: REDUCE of os.system")]
+        )
+    return PickleVerdict(path, "pickle", True)
 
 
 @pytest.fixture(scope="module")
