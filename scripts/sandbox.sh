@@ -9,8 +9,9 @@ SANDBOX_PID=""
 start_sandbox() {
   local data_dir=$1
   SANDBOX_TOKEN=$("$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(24))')
+  # "--admin-token=..." below: a random token may start with "-", which argparse would read as an option.
   "$BIN/python" -m artifactory_sandbox --host 127.0.0.1 --port 0 --data-dir "$data_dir" \
-    --admin-token "$SANDBOX_TOKEN" --xray-index-delay 1 > "$data_dir.out" 2> "$data_dir.log" &
+    --admin-token="$SANDBOX_TOKEN" --xray-index-delay 1 > "$data_dir.out" 2> "$data_dir.log" &
   SANDBOX_PID=$!
   SANDBOX_URL=""
   for _ in $(seq $((SANDBOX_READY_TIMEOUT_S * 10))); do

@@ -130,3 +130,8 @@ def test_bad_flags_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
         build_parser().parse_args(["--data-dir", str(tmp_path), "--fail-severity", "extreme"])
     assert exited.value.code == 2
     assert "invalid choice: 'extreme'" in capsys.readouterr().err
+
+
+def test_a_token_starting_with_a_dash_is_given_with_equals(tmp_path: Path) -> None:
+    args = build_parser().parse_args(["--data-dir", str(tmp_path), "--admin-token=-starts-with-dash"])
+    assert args.admin_token == "-starts-with-dash"
