@@ -11,12 +11,9 @@ import re
 import threading
 from collections import deque
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .http import HttpError, Request, Response, Route, json_response
-
-if TYPE_CHECKING:
-    from .app import Sandbox
 
 REQUEST_LOG_SIZE = 2000
 FAULT_FIELDS = {
@@ -128,6 +125,17 @@ class RequestLog:
             self._entries.clear()
 
 
+class _Owner(Protocol):
+    """What the handlers below need of the sandbox (its `faults` and `requests`), named here so this
+    module does not import `app`, which imports it."""
+
+    @property
+    def faults(self) -> FaultRegistry: ...
+
+    @property
+    def requests(self) -> RequestLog: ...
+
+
 def _build_fault(fault_id: int, spec: dict[str, Any]) -> Fault:
     unknown = set(spec) - FAULT_FIELDS
     if unknown:
@@ -157,27 +165,27 @@ def _check_numbers(spec: dict[str, Any]) -> None:
         raise HttpError(400, "Fault field 'status' must be an error status (400-599)")
 
 
-def add_fault(req: Request, ctx: Sandbox) -> Response:
+def add_fault(req: Request, ctx: _Owner) -> Response:
     spec = req.read_json()
     if not isinstance(spec, dict):
         raise HttpError(400, "The fault must be a JSON object")
     return json_response(ctx.faults.add(spec).describe(), 201)
 
 
-def list_faults(req: Request, ctx: Sandbox) -> Response:
+def list_faults(req: Request, ctx: _Owner) -> Response:
     return json_response(ctx.faults.describe())
 
 
-def clear_faults(req: Request, ctx: Sandbox) -> Response:
+def clear_faults(req: Request, ctx: _Owner) -> Response:
     ctx.faults.clear()
     return Response(204)
 
 
-def list_requests(req: Request, ctx: Sandbox) -> Response:
+def list_requests(req: Request, ctx: _Owner) -> Response:
     return json_response(ctx.requests.entries())
 
 
-def clear_requests(req: Request, ctx: Sandbox) -> Response:
+def clear_requests(req: Request, ctx: _Owner) -> Response:
     ctx.requests.clear()
     return Response(204)
 

@@ -12,18 +12,35 @@ import re
 import sqlite3
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from . import items
 from .build_store import BuildRun
 from .paths import RepoPath
 
-if TYPE_CHECKING:
-    from .promotion import Promotion
-
 
 class _Messages(Protocol):
     def add(self, level: str, message: str) -> None: ...
+
+
+class _Selection(Protocol):
+    """What a promotion request selects (`promotion.Promotion` has these fields; named here so this
+    module does not import `promotion`, which imports it)."""
+
+    @property
+    def artifacts(self) -> bool: ...
+
+    @property
+    def dependencies(self) -> bool: ...
+
+    @property
+    def source_repo(self) -> str | None: ...
+
+    @property
+    def fail_fast(self) -> bool: ...
+
+    @property
+    def scopes(self) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -33,7 +50,7 @@ class Candidate:
 
 
 def collect_items(
-    conn: sqlite3.Connection, run: BuildRun, promotion: Promotion, messages: _Messages
+    conn: sqlite3.Connection, run: BuildRun, promotion: _Selection, messages: _Messages
 ) -> list[Candidate]:
     """The build's items to promote; missing artifacts are errors (fail-fast aborts with 400)."""
     from .http import HttpError  # noqa: PLC0415  keeps this module free of HTTP at import
