@@ -28,11 +28,25 @@ def project_of(req: Request) -> str:
 
 
 def publish(req: Request, ctx: Sandbox) -> Response:
-    info = req.read_json()
+    info = without_nulls(req.read_json())
     validate(info)
     info["artifactoryPrincipal"] = req.user  # Artifactory records who published
     build_store.save_run(ctx, info, project_of(req), req.user)
     return Response(204)
+
+
+def without_nulls(value: Any) -> Any:
+    """The document as Artifactory keeps it: a member sent as `null` is left out, at every depth.
+
+    Artifactory reads build-info into its typed `Build` bean and writes it back without null
+    members, so `"agent": null` reads back as no `agent` at all (build-info-go, the JFrog CLI's
+    model, marks every member `omitempty` and never sends one).
+    """
+    if isinstance(value, dict):
+        return {key: without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [without_nulls(item) for item in value if item is not None]
+    return value
 
 
 def validate(info: Any) -> None:

@@ -68,6 +68,24 @@ def test_publish_then_read_back(client: httpx.Client, sandbox: SandboxHandle) ->
     assert "statuses" not in info
 
 
+def test_members_published_as_null_read_back_absent(client: httpx.Client) -> None:
+    """Artifactory stores build-info through its typed bean: a `null` member is not kept, so
+    `GET /api/build/{name}/{number}` leaves it out rather than answering `null`."""
+    artifact = {"name": "m.bin", "type": None, "path": "nulls/m.bin", "sha1": "0" * 40, "md5": None}
+    info = {"name": "nulls", "number": "1", "started": STARTED, "agent": None, "buildAgent": None,
+            "durationMillis": None, "url": None, "properties": {"buildInfo.env.X": None},
+            "modules": [{"type": "generic", "id": "nulls", "artifacts": [artifact], "dependencies": None}]}  # fmt: skip
+    assert publish(client, info).status_code == 204
+    stored = client.get("/api/build/nulls/1").json()["buildInfo"]
+    assert set(stored) == {"name", "number", "started", "properties", "modules", "artifactoryPrincipal"}
+    assert stored["properties"] == {}
+    assert stored["modules"] == [{"type": "generic", "id": "nulls",
+                                  "artifacts": [{"name": "m.bin", "path": "nulls/m.bin", "sha1": "0" * 40}]}]  # fmt: skip
+    bare = {"name": "nulls", "number": "2", "started": STARTED, "modules": None}
+    assert publish(client, bare).status_code == 204
+    assert "modules" not in client.get("/api/build/nulls/2").json()["buildInfo"]
+
+
 def test_build_info_json_lands_in_the_build_info_repo(client: httpx.Client) -> None:
     publish(client, build_info("latest-check", "3", []))
     found = aql(client, 'items.find({"type":"file","repo":"artifactory-build-info",'
