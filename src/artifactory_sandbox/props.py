@@ -1,7 +1,7 @@
 """Property grammars: deploy-time matrix parameters and the storage API's `properties=` value.
 
-Matrix (jfrog-api.md 3.2): `;k=v` segments of the raw path, percent-decoded with `+` as space,
-values split on unescaped `,`. Storage API (5.1): pairs split on unescaped `;` or `|`, key and
+Matrix (jfrog-api.md 3.2): `;k=v` segments of the raw path, each one value, percent-decoded with
+`+` as space and kept as it is otherwise (no split on `,`, no backslash removed). Storage API (5.1): pairs split on unescaped `;` or `|`, key and
 value at the first unescaped `=`, values on unescaped `,`; a backslash escapes the next character.
 """
 
@@ -34,14 +34,19 @@ def add(props: Properties, key: str, values: list[str]) -> None:
 
 
 def matrix_params(raw_path: str) -> Properties:
-    """Properties from `;k=v` segments after the path (empty when there are none)."""
+    """Properties from `;k=v` segments after the path (empty when there are none).
+
+    As Artifactory's `ArtifactoryRequestBase.processMatrixParams`: every segment is one value,
+    URL-decoded and stored as decoded; a comma or a backslash in it is part of the value (several
+    values of a key come as several `;k=v` segments, which is how the JFrog CLI sends them).
+    """
     props: Properties = {}
     for param in raw_path.split(";")[1:]:
         if not param:
             continue
         raw_key, _, raw_value = param.partition("=")
         key = check_key(unquote_plus(raw_key), shown=raw_key)
-        add(props, key, split_unescaped(unquote_plus(raw_value), ","))
+        add(props, key, [unquote_plus(raw_value)])
     return props
 
 
@@ -67,7 +72,7 @@ def _split_key(pair: str) -> tuple[str, str]:
 
 
 # What a backslash escapes in property text: the separators (`,` between values, `;` or `|`
-# between pairs, `=`) and itself. JFrog CLI sends `\\,` inside values.
+# between pairs, `=`) and itself. The JFrog CLI sends `\\,` inside values of `properties=`.
 ESCAPABLE = frozenset(",;|=\\")
 
 

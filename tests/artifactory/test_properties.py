@@ -38,9 +38,11 @@ def test_bad_pairs_are_named(text: str, message: str) -> None:
         parse_properties(text)
 
 
-def test_matrix_params_sorted_and_escaped() -> None:
+def test_matrix_params_sorted_and_escaped_as_the_jfrog_cli_does() -> None:
+    """jfrog-client-go ToEncodedString(false): `url.QueryEscape(key)=url.QueryEscape(value)` per
+    value, so a comma in a value is a plain `%2C` (the `\\,` escape belongs to the joined form)."""
     props = (("z", ("last",)), ("note", ("a b;c=d,e/f\\g%",)), ("build.name", ("my build",)), ("k", ("1", "2")))
-    assert matrix_params(props) == ";build.name=my+build;k=1;k=2;note=a+b%3Bc%3Dd%5C%2Ce%2Ff%5Cg%25;z=last"
+    assert matrix_params(props) == ";build.name=my+build;k=1;k=2;note=a+b%3Bc%3Dd%2Ce%2Ff%5Cg%25;z=last"
 
 
 def test_no_properties_no_parameters() -> None:

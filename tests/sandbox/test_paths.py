@@ -62,9 +62,11 @@ def test_any_refused_or_parsed_path_stays_inside_its_repo(segments: list[str]) -
     assert ".." not in where.path.split("/")
 
 
-def test_matrix_params_follow_the_go_client_encoding() -> None:
+def test_matrix_params_are_decoded_and_otherwise_kept() -> None:
+    """Artifactory's processMatrixParams: `value = URLDecoder.decode(value, "UTF-8");
+    propertyCollection.put(key, value);` (no split on commas, no backslash removed)."""
     raw = "/artifactory/r/f.bin;a=1;a=2;b=x+y;c=p%5C%2Cq;d=1%2C2;empty="
-    assert matrix_params(raw) == {"a": ["1", "2"], "b": ["x y"], "c": ["p,q"], "d": ["1", "2"], "empty": [""]}
+    assert matrix_params(raw) == {"a": ["1", "2"], "b": ["x y"], "c": ["p\\,q"], "d": ["1,2"], "empty": [""]}
 
 
 def test_matrix_params_absent() -> None:

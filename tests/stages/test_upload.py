@@ -209,7 +209,7 @@ def test_every_file_carries_build_vcs_model_and_metric_properties(
     stage: Stage_, server: Server, model: dict[str, bytes]
 ) -> None:
     gate = GateResult(passed=True, metrics={"accuracy": 0.94, "val/loss": 0.21}, rows=(), source="metrics.json")
-    stage.run(gate=gate, properties="team=fraud;labels=a,b")
+    stage.run(gate=gate, properties="team=fraud;labels=a,b;note=one\\, two")
     assert stage.ctx is not None
     assert server.properties(f"{FOLDER}/model.safetensors") == {
         "build.name": ["fraud-model"],
@@ -229,6 +229,7 @@ def test_every_file_carries_build_vcs_model_and_metric_properties(
         "metric.val_loss": ["0.21"],
         "team": ["fraud"],
         "labels": ["a", "b"],
+        "note": ["one, two"],  # a comma inside a value arrives as itself, not as `one\, two`
     }
 
 
