@@ -17,8 +17,8 @@ from .app import iso_time
 from .build_store import BuildRun
 from .builds import name_and_number
 from .http import Request, Response, Route, json_response
-from .pickle_verdict import ScannerUnavailable
 from .xray_advisories import AdvisoryFileError
+from .xray_models import ModelScanError
 from .xray_report import ScanContext, build_summary, v1_result, v2_result
 from .xray_scan import CACHE_STATE_KEY, scan_run
 
@@ -101,7 +101,7 @@ def _results(req: Request, ctx: Sandbox, name: str, number: str, project: str) -
         return json_response({"info": "Build scan is in progress"}, 202)
     try:
         scan = _scan(req, ctx, run)
-    except (ScannerUnavailable, AdvisoryFileError) as err:
+    except (ModelScanError, AdvisoryFileError) as err:
         return json_response({"build_name": name, "build_number": number, "status": "failed",
                               "info": f"Xray build scan failed: {err}"})  # fmt: skip
     return json_response(v2_result(scan, req.flag("include_vulnerabilities")))
@@ -124,7 +124,7 @@ def legacy_scan(req: Request, ctx: Sandbox) -> Response:
         time.sleep(LEGACY_WAIT_STEP_S)
     try:
         scan = _scan(req, ctx, run)
-    except (ScannerUnavailable, AdvisoryFileError) as err:
+    except (ModelScanError, AdvisoryFileError) as err:
         return xray_error(500, f"Failed to scan build: {err}")
     return json_response(v1_result(scan, iso_time(ctx.now())))
 
@@ -154,7 +154,7 @@ def summary(req: Request, ctx: Sandbox) -> Response:
         return xray_error(404, f"Build {name} number {number} was not found")
     try:
         scan = _scan(req, ctx, run)
-    except (ScannerUnavailable, AdvisoryFileError) as err:
+    except (ModelScanError, AdvisoryFileError) as err:
         return xray_error(500, f"Failed to scan build: {err}")
     return json_response(build_summary(scan, iso_time(ctx.now())))
 

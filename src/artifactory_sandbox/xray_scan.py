@@ -1,7 +1,7 @@
 """What the sandbox's Xray finds in a build: unsafe model files and vulnerable dependencies.
 
-Artifacts are looked up in the filestore by checksum and judged by the action's own unsafe-model
-scanner (an unsafe file is a Critical issue); dependencies (`name:version`) are matched against
+Artifacts are looked up in the filestore by checksum and judged by Xray's own malicious-model
+detection (`xray_models`; a malicious file is a Critical issue); dependencies (`name:version`) are matched against
 the advisories file. Results are cached per build run: a run's content never changes.
 """
 
@@ -15,14 +15,15 @@ from typing import TYPE_CHECKING, Any
 from packaging.specifiers import SpecifierSet
 
 from .build_store import BuildRun
-from .pickle_verdict import PickleScanner, PickleVerdict, scan_file, scan_stored
 from .xray_advisories import Advisory, load_advisories, normalize, parse_dependency_id, severity_rank
+from .xray_models import ModelScanner, ModelVerdict, scan_stored
 
 if TYPE_CHECKING:
     from .app import Sandbox
 
-SCANNER_STATE_KEY = "xray.pickle_scanner"  # tests may put a PickleScanner here
+SCANNER_STATE_KEY = "xray.model_scanner"  # tests may put a ModelScanner here
 CACHE_STATE_KEY = "xray.results"
+MALICIOUS_MODEL_ISSUE = "SANDBOX-MALICIOUS-MODEL"
 ADVISORIES_STATE_KEY = "xray.advisories"
 
 
@@ -44,7 +45,7 @@ class Issue:
 
 
 def scan_run(ctx: Sandbox, run: BuildRun) -> list[Issue]:
-    """Every issue in the run (cached); raises ScannerUnavailable / AdvisoryFileError."""
+    """Every issue in the run (cached); raises ModelScanError / AdvisoryFileError."""
     with ctx.lock:
         cache: dict[int, list[Issue]] = ctx.state.setdefault(CACHE_STATE_KEY, {})
         if run.id in cache:
@@ -60,8 +61,8 @@ def is_violation(issue: Issue, fail_severity: str) -> bool:
     return severity_rank(issue.severity) >= severity_rank(fail_severity)
 
 
-def _scanner(ctx: Sandbox) -> PickleScanner:
-    scanner: PickleScanner = ctx.state.get(SCANNER_STATE_KEY, scan_file)
+def _scanner(ctx: Sandbox) -> ModelScanner:
+    scanner: ModelScanner = ctx.state.get(SCANNER_STATE_KEY, scan_stored)
     return scanner
 
 
@@ -69,9 +70,9 @@ def _artifact_issues(ctx: Sandbox, run: BuildRun) -> Iterator[Issue]:
     scanner = _scanner(ctx)
     for artifact, stored in _stored_artifacts(ctx, run):
         name = str(artifact.get("name") or artifact.get("path") or stored["sha256"])
-        verdict = scan_stored(ctx.files.path(stored["sha256"]), name, scanner)
-        if not verdict.safe:
-            yield _unsafe_file_issue(name, stored, verdict)
+        verdict = scanner(ctx.files.path(stored["sha256"]), name)
+        if verdict.malicious:
+            yield model_issue(name, stored, verdict)
 
 
 def _stored_artifacts(ctx: Sandbox, run: BuildRun) -> Iterator[tuple[dict[str, Any], sqlite3.Row]]:
@@ -97,13 +98,14 @@ def _stored(conn: sqlite3.Connection, artifact: dict[str, Any]) -> sqlite3.Row |
     return None
 
 
-def _unsafe_file_issue(name: str, stored: sqlite3.Row, verdict: PickleVerdict) -> Issue:
-    names = sorted({finding.global_name for finding in verdict.findings}) or ["unknown content"]
+def model_issue(name: str, stored: sqlite3.Row, verdict: ModelVerdict) -> Issue:
+    """A malicious model file as an Xray issue (`stored`: repo, path, name, sha256 of the item)."""
+    names = sorted({finding.global_name for finding in verdict.findings})
     where = f"{stored['repo']}/{stored['name'] if stored['path'] == '.' else stored['path'] + '/' + stored['name']}"
     return Issue(
-        issue_id=f"SANDBOX-PICKLE-{stored['sha256'][:12]}",
-        summary=f"Unsafe model file {name}: loading it would import {', '.join(names)}",
-        description="; ".join(f"{f.global_name} ({f.severity}): {f.detail}" for f in verdict.findings),
+        issue_id=f"{MALICIOUS_MODEL_ISSUE}-{stored['sha256'][:12]}",
+        summary=f"Malicious model file {name}: loading it calls {', '.join(names)}",
+        description="; ".join(f"{f.global_name}: {f.reason}" for f in verdict.findings),
         severity="Critical", component_id=f"generic://sha256:{stored['sha256']}/{name}",
         package_name=name, package_version="", package_type="generic", file_path=where,
     )  # fmt: skip

@@ -1,7 +1,7 @@
 """Xray over HTTP: indexing delay, v2 CI scan, legacy v1, status and summary, policy threshold.
 
-The unsafe-model verdict comes from a fake at the adapter seam (`xray.pickle_scanner` in the
-sandbox state); test_xray_scanner.py runs the real scanner end to end.
+The malicious-model verdict comes from a fake at the engine seam (`SCANNER_STATE_KEY` in the
+sandbox state); test_xray_models.py runs the real engine end to end.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from artifactory_sandbox.pickle_verdict import PickleFinding, PickleVerdict, ScannerUnavailable
 from artifactory_sandbox.testing import SandboxHandle, run_sandbox
+from artifactory_sandbox.xray_models import ModelFinding, ModelScanError, ModelVerdict
 from artifactory_sandbox.xray_scan import SCANNER_STATE_KEY
 
 REPO = "ml-models-dev-local"
@@ -26,14 +26,12 @@ INDEX_DELAY = 0.4
 NOT_FOUND_INFO = "Build {} number {} wasn't found in Artifactory"
 
 
-def fake_scanner(path: Path) -> PickleVerdict:
-    """Unsafe iff the file's content starts with b"EVIL" (looked at through the named symlink)."""
-    assert path.name.endswith((".pkl", ".json"))
-    if path.read_bytes().startswith(b"EVIL"):
-        return PickleVerdict(
-            path, "pickle", False, [PickleFinding("os.system", "dangerous", "opcode 12: REDUCE of os.system")]
-        )
-    return PickleVerdict(path, "pickle", True)
+def fake_scanner(blob: Path, name: str) -> ModelVerdict:
+    """Malicious iff the stored content starts with b"EVIL"."""
+    assert name.endswith((".pkl", ".json"))
+    if blob.read_bytes().startswith(b"EVIL"):
+        return ModelVerdict(name, True, (ModelFinding("os.system", "on the denylist"),))
+    return ModelVerdict(name, True)
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +97,7 @@ def test_v2_flow_before_and_after_indexing(client: httpx.Client) -> None:
     assert set(by_id) == {
         "GHSA-53q9-r3pm-6pq6",
         "CVE-2026-24747",
-        f"SANDBOX-PICKLE-{hashlib.sha256(b'EVIL pickle').hexdigest()[:12]}",
+        f"SANDBOX-MALICIOUS-MODEL-{hashlib.sha256(b'EVIL pickle').hexdigest()[:12]}",
     }
     torch = by_id["GHSA-53q9-r3pm-6pq6"]
     assert torch["severity"] == "Critical"
@@ -108,9 +106,9 @@ def test_v2_flow_before_and_after_indexing(client: httpx.Client) -> None:
     assert torch["cves"] == [{"cve": "CVE-2025-32434", "cvss_v3_score": "9.8"}]
     assert torch["components"] == {"pypi://torch:2.5.1": {"fixed_versions": ["[2.6.0]"], "impact_paths": [
         [{"component_id": "build://flow:1"}, {"component_id": "pypi://torch:2.5.1"}]]}}  # fmt: skip
-    pickle_violation = next(v for k, v in by_id.items() if k.startswith("SANDBOX-PICKLE"))
+    pickle_violation = next(v for k, v in by_id.items() if k.startswith("SANDBOX-MALICIOUS-MODEL"))
     assert pickle_violation["severity"] == "Critical"
-    assert pickle_violation["summary"] == "Unsafe model file model.pkl: loading it would import os.system"
+    assert pickle_violation["summary"] == "Malicious model file model.pkl: loading it calls os.system"
     vulnerability = next(v for v in body["vulnerabilities"] if v["issue_id"] == "GHSA-53q9-r3pm-6pq6")
     component = vulnerability["components"]["pypi://torch:2.5.1"]
     assert (component["package_name"], component["package_version"], component["infected_versions"]) == (
@@ -199,8 +197,8 @@ def test_unknown_build_and_bad_requests(client: httpx.Client) -> None:
 
 
 def test_scanner_failure_is_a_failed_scan(tmp_path: Path) -> None:
-    def broken(path: Path) -> PickleVerdict:
-        raise ScannerUnavailable("cannot use ml_artifactory_action.model.safety.scan_path: gone")
+    def broken(blob: Path, name: str) -> ModelVerdict:
+        raise ModelScanError(f"cannot read {name} to its end: gone")
 
     with run_sandbox(tmp_path, xray_index_delay=0) as sandbox:
         sandbox.ctx.state[SCANNER_STATE_KEY] = broken
@@ -208,4 +206,4 @@ def test_scanner_failure_is_a_failed_scan(tmp_path: Path) -> None:
             publish(http, "broken", {"model.pkl": b"x"}, [])
             body: dict[str, Any] = scan_result(http, "broken").json()
     assert body["status"] == "failed"
-    assert body["info"] == "Xray build scan failed: cannot use ml_artifactory_action.model.safety.scan_path: gone"
+    assert body["info"] == "Xray build scan failed: cannot read model.pkl to its end: gone"

@@ -1,0 +1,228 @@
+"""The sandbox Xray's malicious-model detection: an engine of its own, never the action's scanner.
+
+What JFrog documents (jfrog.com/help/r/jfrog-security-documentation/scanning-malicious-ai-models):
+"JFrog's Xray detects malicious machine learning models based on artifact scanning", for "H5
+(.h5, .hdf5), Paddle (.pdparams), PyTorch (.bin, .pt, .pth, .ckpt), Pickle (.pkl, .dat), Numpy
+(.npy), JobLib (.joblib), Dill (.dill), SavedModel (.pb)". Hugging Face, which runs JFrog's scanner
+on the Hub (huggingface.co/docs/hub/security-jfrog), adds: "JFrog's scanner is built with the goal
+to reduce false positives ... When code is detected in a file, JFrog's scanner will parse it and
+analyze to check for potential malicious usage."
+
+So this engine reports known-malicious behaviour only, the way a registry-side scanner does:
+1. A file is looked at when its name ends in one of MODEL_EXTENSIONS (optionally followed by a
+   compression suffix); anything else (safetensors, JSON, text) is not a model Xray scans.
+2. A gzip, bz2, xz or zlib stream (joblib's compressed dumps) is decompressed to a temporary file
+   first, up to MAX_DECOMPRESSED_BYTES.
+3. picklescan (what the Hugging Face Hub itself runs) lists the globals every pickle in the file
+   imports (plain pickles, torch zip and legacy archives, zip members, object arrays in .npy) and
+   grades them against its denylist; EXTRA_DENYLIST adds behaviour it does not list.
+4. A Keras archive (.keras, a zip with config.json) with a Lambda layer carries marshalled Python
+   bytecode that runs on load: a finding too.
+A global graded dangerous is a finding; any other callable, however unusual, is not (false
+positives are what JFrog's scanner avoids). Unreadable content is a scan error, never a pass.
+"""
+
+from __future__ import annotations
+
+import bz2
+import contextlib
+import gzip
+import json
+import logging
+import lzma
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
+
+from picklescan.scanner import SafetyLevel, scan_bytes
+
+MODEL_EXTENSIONS = frozenset(
+    {".h5", ".hdf5", ".pdparams", ".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".dat",
+     ".npy", ".npz", ".joblib", ".dill", ".pb", ".keras", ".zip"}
+)  # fmt: skip
+COMPRESSED_SUFFIXES = frozenset({".gz", ".bz2", ".xz", ".z"})
+MAX_DECOMPRESSED_BYTES = 8 << 30  # a compressed model larger than this cannot be checked
+CHUNK_BYTES = 1 << 20
+# Behaviour picklescan's list misses: imports, code objects, processes, network and dill's code
+# builders. `module: None` denies every name in the module (and its submodules).
+EXTRA_DENYLIST: dict[str, frozenset[str] | None] = {
+    "builtins": frozenset({"__import__", "setattr", "delattr", "globals", "vars"}),
+    "__builtin__": frozenset({"__import__", "setattr", "delattr", "globals", "vars"}),
+    "types": frozenset({"FunctionType", "CodeType"}),
+    "marshal": None,
+    "zipimport": None,
+    "multiprocessing": None,
+    "http.client": None,
+    "urllib3": None,
+    "requests": None,
+    "ftplib": None,
+    "smtplib": None,
+    "telnetlib": None,
+    "dill._dill": frozenset({"_create_code", "_create_function", "_load_type", "_import_module"}),
+}
+LAMBDA_FINDING = "keras.layers.Lambda"
+
+_log = logging.getLogger("picklescan")
+_log.setLevel(logging.ERROR)  # picklescan warns on every global it finds; the verdict says it
+
+
+class ModelScanError(Exception):
+    """The engine could not read a model file to its end; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class ModelFinding:
+    global_name: str  # module.name of the callable, or LAMBDA_FINDING
+    reason: str
+
+
+@dataclass(frozen=True)
+class ModelVerdict:
+    name: str
+    scanned: bool  # False: not a model file Xray looks into
+    findings: tuple[ModelFinding, ...] = field(default=())
+
+    @property
+    def malicious(self) -> bool:
+        return bool(self.findings)
+
+
+ModelScanner = Callable[[Path, str], ModelVerdict]
+
+
+def scan_stored(blob: Path, artifact_name: str) -> ModelVerdict:
+    """Xray's verdict on the stored `blob`, judged as a file named `artifact_name`."""
+    name = PurePosixPath(artifact_name).name or "artifact"
+    model_name = _model_name(name)
+    if model_name is None:
+        return ModelVerdict(name, scanned=False)
+    kind = _compression(blob)
+    with _decompressed(blob, name, kind) if kind else contextlib.nullcontext(blob) as readable:
+        findings = [*_pickle_findings(readable, model_name)]
+        if zipfile.is_zipfile(readable):
+            findings += _keras_findings(readable, name)
+    return ModelVerdict(name, True, tuple(findings))
+
+
+def _model_name(name: str) -> str | None:
+    """The model file's own name (without a compression suffix); None: not a model file."""
+    path = PurePosixPath(name.lower())
+    if path.suffix in MODEL_EXTENSIONS:
+        return path.name
+    if path.suffix in COMPRESSED_SUFFIXES and PurePosixPath(path.stem).suffix in MODEL_EXTENSIONS:
+        return path.stem
+    return None
+
+
+def _pickle_findings(path: Path, name: str) -> Iterator[ModelFinding]:
+    try:
+        with path.open("rb") as stream:
+            result = scan_bytes(stream, name, PurePosixPath(name).suffix)
+    except Exception as err:
+        raise ModelScanError(f"cannot read {name} to its end: {type(err).__name__}: {err}") from err
+    seen: set[str] = set()
+    for found in result.globals:
+        qualified = f"{found.module}.{found.name}"
+        if qualified in seen:
+            continue
+        seen.add(qualified)
+        if found.safety is SafetyLevel.Dangerous:
+            yield ModelFinding(qualified, "on picklescan's denylist of dangerous imports")
+        elif _extra_denied(found.module, found.name):
+            yield ModelFinding(qualified, "on the sandbox Xray's denylist of malicious behaviour")
+
+
+def _extra_denied(module: str, name: str) -> bool:
+    parts = module.split(".")
+    for depth in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:depth])
+        if prefix in EXTRA_DENYLIST:
+            names = EXTRA_DENYLIST[prefix]
+            return names is None or (depth == len(parts) and name in names)
+    return False
+
+
+def _keras_findings(path: Path, name: str) -> Iterator[ModelFinding]:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if "config.json" not in archive.namelist():
+                return
+            config = json.loads(archive.read("config.json"))
+    except (zipfile.BadZipFile, OSError, ValueError) as err:
+        raise ModelScanError(f"cannot read the Keras config of {name}: {err}") from err
+    if any(layer.get("class_name") == "Lambda" for layer in _dicts(config)):
+        yield ModelFinding(LAMBDA_FINDING, "a Keras Lambda layer runs marshalled Python bytecode when loaded")
+
+
+def _dicts(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _dicts(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _dicts(value)
+
+
+def _compression(path: Path) -> str:
+    with path.open("rb") as stream:
+        head = stream.read(6)
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if head.startswith(b"BZh"):
+        return "bz2"
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return "xz"
+    if len(head) >= 2 and head[0] == 0x78 and (head[0] * 256 + head[1]) % 31 == 0:
+        return "zlib"
+    return ""
+
+
+@contextlib.contextmanager
+def _decompressed(path: Path, name: str, kind: str) -> Iterator[Path]:
+    """The decompressed content of `path` in a temporary file (removed afterwards)."""
+    with tempfile.TemporaryDirectory(prefix="sandbox-xray-") as folder:
+        target = Path(folder) / "content"
+        total = 0
+        try:
+            with path.open("rb") as raw, target.open("wb") as out:
+                for chunk in _inflated(kind, raw):
+                    total += len(chunk)
+                    if total > MAX_DECOMPRESSED_BYTES:
+                        raise ModelScanError(f"{name} decompresses to more than {MAX_DECOMPRESSED_BYTES} bytes")
+                    out.write(chunk)
+        except (OSError, EOFError, zlib.error, lzma.LZMAError) as err:
+            raise ModelScanError(f"cannot decompress {name} ({kind}): {err}") from err
+        yield target
+
+
+def _inflated(kind: str, raw: IO[bytes]) -> Iterator[bytes]:
+    if kind == "zlib":
+        yield from _inflated_zlib(raw)
+        return
+    opened: gzip.GzipFile | bz2.BZ2File | lzma.LZMAFile
+    if kind == "gzip":
+        opened = gzip.GzipFile(fileobj=raw)
+    elif kind == "bz2":
+        opened = bz2.BZ2File(raw)
+    else:
+        opened = lzma.LZMAFile(raw)  # noqa: SIM115  closed by the with below
+    with opened as stream:
+        while chunk := stream.read(CHUNK_BYTES):
+            yield chunk
+
+
+def _inflated_zlib(raw: IO[bytes]) -> Iterator[bytes]:
+    """A zlib stream's content (what joblib's zlib compressor writes), CHUNK_BYTES at most at a time."""
+    inflate = zlib.decompressobj()
+    while data := raw.read(CHUNK_BYTES):
+        while data:
+            yield inflate.decompress(data, CHUNK_BYTES)
+            data = inflate.unconsumed_tail
+        if inflate.eof:
+            return
+    raise EOFError("the zlib stream ends early")

@@ -1,0 +1,307 @@
+"""The sandbox Xray's own malicious-model detection (`xray_models`), alone and through a build scan.
+
+JFrog documents the feature this stands in for (jfrog.com/help/r/jfrog-security-documentation/
+scanning-malicious-ai-models): "JFrog's Xray detects malicious machine learning models based on
+artifact scanning", for "PyTorch (.bin, .pt, .pth, .ckpt), Pickle (.pkl, .dat), Numpy (.npy),
+JobLib (.joblib), Dill (.dill)" among others; and Hugging Face, which runs JFrog's scanner on the
+Hub (huggingface.co/docs/hub/security-jfrog): "JFrog's scanner is built with the goal to reduce
+false positives ... When code is detected in a file, JFrog's scanner will parse it and analyze to
+check for potential malicious usage." So: known-malicious behaviour is Critical, an unusual but
+harmless callable is not, and ordinary models (real scikit-learn estimators saved by joblib) pass.
+
+Malicious samples are written by `pickle` itself from objects whose `__reduce__` names the payload
+(dumping never runs it); nothing here ever loads one.
+"""
+
+from __future__ import annotations
+
+import ast
+import bz2
+import gzip
+import hashlib
+import io
+import json
+import lzma
+import os
+import pickle
+import subprocess
+import sys
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+import artifactory_sandbox
+from artifactory_sandbox.testing import SandboxHandle, run_sandbox
+from artifactory_sandbox.xray_models import LAMBDA_FINDING, ModelScanError, scan_stored
+
+REPO = "ml-models-dev-local"
+STARTED = "2025-04-06T09:00:00.000+0000"
+PACKAGE_DIR = Path(artifactory_sandbox.__file__).parent
+CLIENTS_VENV = "MLFLOW_JFROG_VENV"  # has scikit-learn, numpy and joblib (mlflow depends on them)
+
+
+class Payload:
+    """Pickles as a call of `target(*args)`; dumping it never calls anything."""
+
+    def __init__(self, target: Callable[..., Any], *args: Any) -> None:
+        self.target, self.args = target, args
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return self.target, self.args
+
+
+def dumps(target: Callable[..., Any], *args: Any, protocol: int = 4) -> bytes:
+    return pickle.dumps({"weights": [0.5, 1.5], "hook": Payload(target, *args)}, protocol=protocol)
+
+
+OS_SYSTEM = dumps(os.system, "echo pwned")
+PLAIN = pickle.dumps({"weights": [0.5, 1.5, 2.5], "bias": 0.1}, protocol=4)
+
+
+def verdict_names(tmp_path: Path, name: str, data: bytes) -> set[str]:
+    blob = tmp_path / hashlib.sha256(data).hexdigest()  # stored binaries are named by checksum
+    blob.write_bytes(data)
+    verdict = scan_stored(blob, name)
+    assert verdict.scanned
+    return {finding.global_name for finding in verdict.findings}
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        ("model.pkl", OS_SYSTEM, "posix.system"),
+        ("model.pkl", dumps(os.system, "id", protocol=0), "posix.system"),
+        ("model.dat", dumps(eval, "1"), "builtins.eval"),
+        ("model.pkl", dumps(__import__, "os"), "builtins.__import__"),
+        ("model.pkl", dumps(subprocess.check_output, ["id"]), "subprocess.check_output"),
+        ("model.pkl", dumps(exec, "print(1)", protocol=2), "__builtin__.exec"),  # protocol 2 names
+        ("model.joblib", zlib.compress(OS_SYSTEM), "posix.system"),
+        ("model.pkl.gz", gzip.compress(OS_SYSTEM), "posix.system"),
+        ("model.pkl", bz2.compress(OS_SYSTEM), "posix.system"),
+        ("model.joblib", lzma.compress(OS_SYSTEM), "posix.system"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_known_malicious_behaviour_is_found(tmp_path: Path, name: str, data: bytes, expected: str) -> None:
+    assert expected in verdict_names(tmp_path, name, data)
+
+
+def torch_style_zip(data_pkl: bytes) -> bytes:
+    """The layout `torch.save` writes: `<name>/data.pkl` plus tensor storages under `<name>/data/`."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("model/data.pkl", data_pkl)
+        archive.writestr("model/data/0", b"\x00" * 16)
+        archive.writestr("model/version", b"3\n")
+    return buffer.getvalue()
+
+
+def test_a_pickle_inside_a_torch_style_zip_is_found(tmp_path: Path) -> None:
+    assert verdict_names(tmp_path, "pytorch_model.bin", torch_style_zip(OS_SYSTEM)) == {"posix.system"}
+    assert verdict_names(tmp_path, "pytorch_model.bin", torch_style_zip(PLAIN)) == set()
+
+
+def test_an_object_array_in_npy_is_scanned(tmp_path: Path) -> None:
+    out = io.BytesIO()
+    np.save(out, np.array([Payload(os.system, "id")], dtype=object), allow_pickle=True)
+    assert verdict_names(tmp_path, "features.npy", out.getvalue()) == {"posix.system"}
+    out = io.BytesIO()
+    np.save(out, np.arange(12, dtype=np.float32).reshape(3, 4))
+    assert verdict_names(tmp_path, "features.npy", out.getvalue()) == set()
+
+
+def keras_archive(layers: list[dict[str, Any]]) -> bytes:
+    config = {"class_name": "Sequential", "config": {"name": "seq", "layers": layers}}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("metadata.json", json.dumps({"keras_version": "3.6.0"}))
+        archive.writestr("config.json", json.dumps(config))
+        archive.writestr("model.weights.h5", b"\x89HDF\r\n\x1a\n")
+    return buffer.getvalue()
+
+
+def test_a_keras_lambda_layer_is_found(tmp_path: Path) -> None:
+    dense = {"class_name": "Dense", "config": {"units": 4}}
+    lambda_layer = {"class_name": "Lambda", "config": {"function": {"class_name": "__lambda__", "config": {
+        "code": "4wEAAAAAAAAA", "defaults": None, "closure": None}}}}  # fmt: skip
+    assert verdict_names(tmp_path, "model.keras", keras_archive([dense, lambda_layer])) == {LAMBDA_FINDING}
+    assert verdict_names(tmp_path, "model.keras", keras_archive([dense])) == set()
+
+
+def test_unusual_but_harmless_callables_and_plain_data_pass(tmp_path: Path) -> None:
+    import glob  # noqa: PLC0415  the callable pickled, not used
+
+    assert verdict_names(tmp_path, "model.pkl", dumps(glob.glob, "*")) == set()  # suspicious, not malicious
+    assert verdict_names(tmp_path, "model.pkl", PLAIN) == set()
+    assert verdict_names(tmp_path, "model.joblib", zlib.compress(PLAIN)) == set()
+
+
+def test_files_that_are_not_models_are_not_scanned(tmp_path: Path) -> None:
+    blob = tmp_path / "blob"
+    blob.write_bytes(OS_SYSTEM)
+    for name in ("config.json", "model.safetensors", "README.md", "metrics.txt.gz"):
+        assert scan_stored(blob, name).scanned is False
+
+
+def test_content_that_cannot_be_read_to_its_end_is_a_scan_error(tmp_path: Path) -> None:
+    blob = tmp_path / "blob"
+    blob.write_bytes(zlib.compress(OS_SYSTEM)[:-4])
+    with pytest.raises(ModelScanError, match=r"cannot decompress model.joblib \(zlib\): the zlib stream ends early"):
+        scan_stored(blob, "model.joblib")
+    blob.write_bytes(gzip.compress(OS_SYSTEM)[:-6])
+    with pytest.raises(ModelScanError, match=r"cannot decompress model.pkl.gz \(gzip\)"):
+        scan_stored(blob, "model.pkl.gz")
+
+
+SKLEARN_DRIVER = """
+import io, json, pickle, sys, zlib
+from pathlib import Path
+import joblib
+import numpy as np
+from sklearn.datasets import make_classification
+from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+X, y = make_classification(n_samples=60, n_features=5, random_state=0)
+estimators = {
+    "logreg": LogisticRegression(max_iter=200),
+    "forest": RandomForestClassifier(n_estimators=5, random_state=0),
+    "hgb": HistGradientBoostingClassifier(max_iter=5),
+    "gb": GradientBoostingClassifier(n_estimators=5),
+    "sgd": SGDClassifier(),
+    "mlp": MLPClassifier(hidden_layer_sizes=(4,), max_iter=50),
+    "pipeline": make_pipeline(FunctionTransformer(np.log1p), StandardScaler(), LogisticRegression()),
+}
+out = Path(sys.argv[1])
+for name, estimator in estimators.items():
+    estimator.fit(np.abs(X), y)
+    joblib.dump(estimator, out / f"{name}.joblib")
+    joblib.dump(estimator, out / f"{name}-zlib.joblib", compress=3)
+    joblib.dump(estimator, out / f"{name}-gzip.joblib.gz", compress=("gzip", 3))
+    (out / f"{name}.pkl").write_bytes(pickle.dumps(estimator))
+"""
+
+
+@pytest.fixture(scope="module")
+def sklearn_models(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    venv = os.environ.get(CLIENTS_VENV)
+    if not venv:
+        pytest.skip(f"{CLIENTS_VENV} is not set (make test sets it up)")
+    folder = tmp_path_factory.mktemp("sklearn-models")
+    subprocess.run([str(Path(venv) / "bin" / "python"), "-c", SKLEARN_DRIVER, str(folder)], check=True, timeout=180)
+    return sorted(folder.iterdir())
+
+
+def test_real_scikit_learn_models_pass(sklearn_models: list[Path]) -> None:
+    assert len(sklearn_models) == 28
+    flagged = {path.name: scan_stored(path, path.name).findings for path in sklearn_models}
+    assert {name: findings for name, findings in flagged.items() if findings} == {}
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHandle]:
+    with run_sandbox(tmp_path_factory.mktemp("xray-models"), xray_index_delay=0) as handle:
+        yield handle
+
+
+def publish(sandbox: SandboxHandle, name: str, files: dict[str, bytes]) -> None:
+    headers = {"Authorization": f"Bearer {sandbox.admin_token}"}
+    artifacts = []
+    for file_name, data in files.items():
+        url = f"{sandbox.artifactory_url}/{REPO}/{name}/{file_name}"
+        assert httpx.put(url, content=data, headers=headers).status_code == 201
+        artifacts.append({"name": file_name, "path": f"{name}/{file_name}", "sha256": hashlib.sha256(data).hexdigest()})
+    info = {"name": name, "number": "1", "started": STARTED,
+            "modules": [{"id": name, "type": "generic", "artifacts": artifacts}]}  # fmt: skip
+    assert httpx.put(f"{sandbox.artifactory_url}/api/build", json=info, headers=headers).status_code == 204
+
+
+def scan(sandbox: SandboxHandle, name: str) -> dict[str, Any]:
+    response = httpx.post(f"{sandbox.url}/xray/api/v2/ci/build/scanResult",
+                          json={"build_name": name, "build_number": "1"},
+                          headers={"Authorization": f"Bearer {sandbox.admin_token}"})  # fmt: skip
+    assert response.status_code == 200
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_a_malicious_model_fails_the_build_as_critical(sandbox: SandboxHandle) -> None:
+    publish(sandbox, "evil", {"model.pkl": OS_SYSTEM, "config.json": b"{}"})
+    body = scan(sandbox, "evil")
+    assert body["fail_build"] is True
+    [violation] = body["violations"]
+    assert violation["severity"] == "Critical"
+    assert violation["issue_id"] == f"SANDBOX-MALICIOUS-MODEL-{hashlib.sha256(OS_SYSTEM).hexdigest()[:12]}"
+    assert violation["summary"] == "Malicious model file model.pkl: loading it calls posix.system"
+
+
+def test_a_plain_model_passes(sandbox: SandboxHandle) -> None:
+    publish(sandbox, "plain", {"model.pkl": PLAIN, "model.joblib": zlib.compress(PLAIN)})
+    body = scan(sandbox, "plain")
+    assert (body["fail_build"], body["violations"]) == (False, [])
+
+
+def test_a_model_that_cannot_be_read_fails_the_scan(sandbox: SandboxHandle) -> None:
+    publish(sandbox, "truncated", {"model.joblib": zlib.compress(OS_SYSTEM)[:-4]})
+    body = scan(sandbox, "truncated")
+    assert body["status"] == "failed"
+    assert body["info"] == "Xray build scan failed: cannot decompress model.joblib (zlib): the zlib stream ends early"
+
+
+def imported_modules(source: str) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_no_sandbox_module_names_the_action_in_an_import() -> None:
+    offenders = {
+        path.name: sorted(name for name in imported_modules(path.read_text()) if name.split(".")[0] == "ml_artifactory_action")
+        for path in PACKAGE_DIR.glob("*.py")
+    }  # fmt: skip
+    assert {name: found for name, found in offenders.items() if found} == {}
+
+
+BLOCKED_IMPORT_DRIVER = """
+import importlib, pkgutil, sys
+
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "ml_artifactory_action":
+            raise ImportError(f"blocked: {name}")
+        return None
+
+sys.meta_path.insert(0, Block())
+import artifactory_sandbox
+for module in pkgutil.iter_modules(artifactory_sandbox.__path__):
+    if module.name == "__main__":  # runs the server
+        continue
+    importlib.import_module(f"artifactory_sandbox.{module.name}")
+from artifactory_sandbox.xray_models import scan_stored
+from pathlib import Path
+path = Path(sys.argv[1])
+print(sorted(f.global_name for f in scan_stored(path, "model.pkl").findings))
+print(sorted(name for name in sys.modules if name.split(".")[0] == "ml_artifactory_action"))
+"""
+
+
+def test_the_sandbox_imports_and_scans_with_the_action_blocked(tmp_path: Path) -> None:
+    model = tmp_path / "model.pkl"
+    model.write_bytes(OS_SYSTEM)
+    done = subprocess.run([sys.executable, "-c", BLOCKED_IMPORT_DRIVER, str(model)],
+                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["['posix.system']", "[]"]
