@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tests.workflows.conftest import PROVIDER, Platform
-from tests.workflows.declarations import WorkflowError
+from tests.workflows.declarations import WorkflowError, load
 from tests.workflows.simulator import ROOT, WorkflowSimulator
 
 PIPELINE = ROOT / ".github" / "workflows" / "ml-pipeline.yml"
@@ -102,6 +102,13 @@ def test_on_another_branch_it_publishes_to_staging_with_the_training_paths_but_d
     assert models_in(platform, "ml-models-prod-local") == {}
 
 
+# GitHub's "Events that trigger workflows", schedule: GITHUB_SHA is the "Last commit on default branch",
+# GITHUB_REF the "Default branch"; the payload carries only the cron line. github/codeql-action#1211:
+# "When running on a schedule, the event payload does not contain any repository information such as
+# the default branch name."
+SCHEDULE_EVENT = {"schedule": "23 4 * * 1"}
+
+
 def test_a_failed_gate_stops_the_pipeline_before_anything_is_uploaded(simulate: Any, platform: Platform) -> None:
     run = simulate().call(PIPELINE, pipeline_inputs(platform, thresholds="accuracy >= 0.99"), {}, GRANTED)
 
@@ -121,10 +128,13 @@ def test_an_access_token_secret_works_instead_of_oidc(simulate: Any, platform: P
     assert run.outputs["scan-result"] == "pass"
 
 
-def test_the_template_runs_the_pipeline_as_written_with_only_the_url_replaced(
+def test_a_scheduled_run_of_the_template_runs_the_pipeline_as_written_and_promotes(
     simulate: Any, platform: Platform
 ) -> None:
-    runs = simulate().caller(TEMPLATE, overrides={"jfrog-url": platform.sandbox.url})
+    simulator = simulate(event_name="schedule", event=SCHEDULE_EVENT)
+    assert "schedule" in load(TEMPLATE)["on"]
+
+    runs = simulator.caller(TEMPLATE, overrides={"jfrog-url": platform.sandbox.url})
 
     run = runs["pipeline"]
     assert {name: job.result for name, job in run.jobs.items()} == {

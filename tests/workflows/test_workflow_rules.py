@@ -139,4 +139,5 @@ def test_the_pipeline_promotes_to_production_only_from_the_default_branch_in_an_
 
     assert promote["needs"] == "publish"
     assert "github.ref == format('refs/heads/{0}', github.event.repository.default_branch)" in promote["if"]
+    assert "github.event_name == 'schedule'" in promote["if"], "a schedule's payload has no repository"
     assert promote["environment"]["name"] == "${{ inputs.production-environment }}"
