@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic.functional_validators import BeforeValidator
 
 from ml_artifactory_action.artifactory.properties import Properties, parse_properties
+from ml_artifactory_action.model.pickle_policy import parse_allowed_global
 from ml_artifactory_action.model.thresholds import Threshold, parse_thresholds
 
 
@@ -214,7 +215,7 @@ class Settings(BaseModel):
     )
     allowed_globals: tuple[str, ...] = _input(
         (),
-        "Pickle globals the unsafe-model scan accepts (module.name, one per line), e.g. for your own classes.",
+        "Pickle globals the unsafe-model scan also accepts, one per line: 'module.Name' (e.g. mypkg.models.Net) or 'module.*' for a package of yours. Names that run code are never accepted here (see allow-unsafe-pickle).",
         alias="allowed-globals",
     )
     hash_cache_dir: OptionalPath = _input(
@@ -341,7 +342,7 @@ class Settings(BaseModel):
     @field_validator("allowed_globals", mode="before")
     @classmethod
     def _parse_globals(cls, value: Any) -> Any:
-        return _lines(value)
+        return tuple(parse_allowed_global(entry) for entry in _lines(value))
 
     @field_validator("properties", "resolve_properties", mode="before")
     @classmethod

@@ -107,7 +107,19 @@ CASES = [
         "unsafe-pickle",
         inputs("upload", model_path="unsafe"),
         "Unsafe model file refused",
-        ("model.pkl", "os.system", "allowed-globals", "allow-unsafe-pickle"),
+        ("model.pkl", "os.system (dangerous)", "passed only by allow-unsafe-pickle"),
+    ),
+    Bad(
+        "allowed-globals-a-module",
+        inputs("upload", allowed_globals="sklearn"),
+        invalid("allowed-globals"),
+        ("'sklearn' names a module, not a global", "write 'sklearn.*'"),
+    ),
+    Bad(
+        "allowed-globals-runs-code",
+        inputs("upload", allowed_globals="mypkg.Net\nos.system"),
+        invalid("allowed-globals"),
+        ("'os.system' can run code", "only allow-unsafe-pickle: true uploads"),
     ),
     # Properties --------------------------------------------------------------------------------
     Bad(

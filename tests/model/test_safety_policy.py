@@ -40,19 +40,136 @@ def test_a_wildcard_does_not_reach_attributes_through_dotted_names(tmp_path: Pat
     """Protocol 4 resolves 'os.system' inside mypkg's namespace: a wildcard must not cover that."""
     report = scan_path(_pickle(tmp_path, "mypkg", "os.system"), frozenset({"mypkg.*"}))
 
-    assert [f.global_name for f in report.findings] == ["mypkg.os.system"]
+    assert [(f.global_name, f.severity) for f in report.findings] == [("mypkg.os.system", "dangerous")]
 
 
-def test_a_denylisted_global_stays_refused_even_when_allowed(tmp_path: Path) -> None:
-    report = scan_path(_pickle(tmp_path, "os", "system"), frozenset({"os.system", "os.*"}))
+@pytest.mark.parametrize(
+    ("wildcard", "module", "name"),
+    [
+        ("torch.*", "torch", "load"),
+        ("torch.*", "torch.hub", "Load"),
+        ("torch.*", "torch.storage", "_load_from_bytes"),
+        ("numpy.*", "numpy.f2py.crackfortran", "Crack"),
+        ("numpy.*", "numpy.distutils.exec_command", "Exec"),
+        ("numpy.*", "numpy.testing._private.utils", "Runstring"),
+        ("pandas.*", "pandas", "read_pickle"),
+        ("pandas.*", "pandas.io.pytables", "HDFStore"),
+        ("sklearn.*", "sklearn.utils._testing", "TempMemmap"),
+        ("sklearn.*", "sklearn.datasets._base", "Fetcher"),
+        ("mypkg.*", "mypkg.utils", "system"),
+        ("mypkg.*", "mypkg.io", "loads"),
+        ("transformers.*", "transformers.dynamic_module_utils", "Loader"),
+    ],
+)
+def test_a_wildcard_never_reaches_what_runs_code(wildcard: str, module: str, name: str, tmp_path: Path) -> None:
+    report = scan_path(_pickle(tmp_path, module, name), frozenset({wildcard}))
 
-    assert [(f.global_name, f.severity) for f in report.findings] == [("os.system", "dangerous")]
+    assert [(f.global_name, f.severity) for f in report.findings] == [(f"{module}.{name}", "dangerous")]
+    assert "only allow-unsafe-pickle: true uploads a file that imports it" in report.findings[0].detail
 
 
-@pytest.mark.parametrize("entry", ["*", "Net", "my pkg.Net", "mypkg..Net", ""])
-def test_a_malformed_allowed_global_is_rejected_with_an_example(entry: str, tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=re.escape("write 'module.Name' or 'module.*'")):
+@pytest.mark.parametrize(
+    ("wildcard", "module", "name", "passes"),
+    [
+        ("numpy.*", "numpy.linalg", "LinAlgError", True),
+        ("numpy.*", "numpy", "cumsum", False),
+        ("collections.*", "collections", "ChainMap", True),
+        ("collections.*", "collections", "namedtuple", False),
+        ("mypkg.*", "mypkg.models", "build_net", True),
+    ],
+)
+def test_a_wildcard_over_a_well_known_library_adds_only_its_classes(
+    wildcard: str, module: str, name: str, passes: bool, tmp_path: Path
+) -> None:
+    assert scan_path(_pickle(tmp_path, module, name), frozenset({wildcard})).safe is passes
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [
+        ("sklearn._loss.loss", "HalfBinomialLoss"),
+        ("sklearn._loss._loss", "__pyx_unpickle_CyHalfBinomialLoss"),
+        ("sklearn.linear_model._sgd_fast", "Hinge"),
+        ("sklearn.dummy", "DummyClassifier"),
+        ("scipy.sparse._csr", "csr_matrix"),
+        ("pandas.core.frame", "DataFrame"),
+        ("lightgbm.sklearn", "LGBMClassifier"),
+        ("xgboost.core", "Booster"),
+        ("catboost.core", "CatBoostClassifier"),
+        ("torch.nn.modules.linear", "Linear"),
+        ("torch.optim.adamw", "AdamW"),
+        ("torch.optim.lr_scheduler", "StepLR"),
+        ("transformers.training_args", "TrainingArguments"),
+        ("transformers.models.bert.configuration_bert", "BertConfig"),
+        ("accelerate.utils.dataclasses", "DistributedType"),
+        ("numpy", "log1p"),
+    ],
+)
+def test_classes_of_the_ml_libraries_pass_by_default(module: str, name: str, tmp_path: Path) -> None:
+    assert scan_path(_pickle(tmp_path, module, name)).safe
+
+
+@pytest.mark.parametrize(
+    ("module", "name", "level"),
+    [
+        ("sklearn.utils.validation", "check_memory", "dangerous"),  # makes folders (joblib.Memory)
+        ("sklearn.metrics._scorer", "get_scorer", "suspicious"),  # a function: judged on its own
+        ("transformers", "AutoModel.from_pretrained", "dangerous"),  # downloads, runs remote code
+        ("transformers.trainer", "Trainer", "dangerous"),
+        ("torch", "UntypedStorage.from_file", "dangerous"),
+        ("torch.nn.modules.module", "Module.__init__.__globals__", "dangerous"),
+        ("numpy", "memmap", "dangerous"),
+        ("numpy", "load", "dangerous"),
+        ("scipy", "LowLevelCallable", "dangerous"),
+        ("builtins", "getattr", "dangerous"),
+        ("functools", "partial", "dangerous"),
+        ("operator", "methodcaller", "dangerous"),
+        ("importlib", "import_module", "dangerous"),
+        ("runpy", "run_path", "dangerous"),
+        ("socket", "create_connection", "dangerous"),
+        ("torch.nn.modules", "Linear.forward", "suspicious"),  # attribute paths never pass by default
+    ],
+)
+def test_functions_attribute_paths_and_what_reaches_the_os_are_refused_by_default(
+    module: str, name: str, level: str, tmp_path: Path
+) -> None:
+    report = scan_path(_pickle(tmp_path, module, name))
+
+    assert [(f.global_name, f.severity) for f in report.findings] == [(f"{module}.{name}", level)]
+
+
+@pytest.mark.parametrize(
+    ("entry", "says"),
+    [
+        ("*", "is not a dotted Python name"),
+        ("sklearn", "names a module, not a global; write 'sklearn.*'"),
+        ("my pkg.Net", "is not a dotted Python name"),
+        ("mypkg..Net", "is not a dotted Python name"),
+        ("mypkg.Ne*", "is not a dotted Python name"),
+        ("mypkg.*.Net", "is not a dotted Python name"),
+        ("os.system", "'os.system' can run code"),
+        ("os.*", "every name under 'os' can run code"),
+        ("torch.hub.*", "every name under 'torch.hub' can run code"),
+        ("builtins.eval", "'builtins.eval' can run code"),
+        ("mypkg.utils.system", "'mypkg.utils.system' can run code"),
+    ],
+)
+def test_a_bad_allowed_global_is_rejected_with_how_to_fix_it(entry: str, says: str, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=re.escape(says)) as raised:
         scan_path(_pickle(tmp_path, "a", "b"), frozenset({entry}))
+
+    if "can run code" in says:
+        assert "only allow-unsafe-pickle: true uploads a file that imports it" in str(raised.value)
+
+
+def test_a_dangerous_finding_names_only_allow_unsafe_pickle_as_the_way_through(tmp_path: Path) -> None:
+    reports = scan_files([_pickle(tmp_path, "subprocess", "Popen", "b.pkl")])
+
+    with pytest.raises(UnsafeModelError) as raised:
+        raise_if_unsafe(reports)
+
+    assert "allowed-globals" not in raised.value.fix.split("allow-unsafe-pickle")[0]
+    assert "passed only by allow-unsafe-pickle: true" in raised.value.fix
 
 
 def test_findings_say_where_inside_an_archive(tmp_path: Path) -> None:

@@ -1,97 +1,41 @@
-"""Which imported globals a model file may use: our allowlist on top of picklescan's denylist.
+"""Which imported globals a model file may use, in three tiers (the tables are in pickle_tiers.py).
 
-picklescan fails a file only for names on its denylist and calls everything else it does not
-know "suspicious". Here every import that is neither known safe for ML nor allowed by the caller
-blocks too; names on the denylist block even when the caller allows them.
+1. Dangerous: what runs code, reaches the OS or the network, imports modules or reflects
+   (`os.system`, `builtins.eval`, `importlib.*`, `torch.load`, `numpy.f2py.*`, a name such as
+   `system` or `loads` wherever it is found, any dunder attribute path). Refused whatever
+   allowed-globals says; only allow-unsafe-pickle uploads such a file.
+2. Rebuilds ML objects: the classes of the well-known ML libraries (a capitalised name, or a
+   Cython `__pyx_unpickle_` helper, in their namespaces) and the listed rebuild functions. Passes.
+3. Any other global is judged on its own: refused until the caller lists it in allowed-globals,
+   as `module.Name`, or as `module.*` for every name of a package of their own. A wildcard over
+   a well-known library or the standard library (`numpy.*`, `collections.*`) adds its classes
+   only: functions reach files and processes (`numpy.load`, `pandas.read_pickle`), so each is
+   named on its own.
+
+picklescan's denylist is asked too: a name it calls dangerous is dangerous here.
 """
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 
+from . import pickle_tiers as tiers
 from .findings import Finding, Severity
 
-# Globals that ML checkpoints need and that only rebuild data: PyTorch's weights-only set,
-# numpy's array and scalar reconstruction, and the plain containers.
-_SAFE_FOR_ML = {
-    "collections": "OrderedDict Counter defaultdict deque",
-    "builtins": "set frozenset complex slice bytearray range object int float bool str bytes dict list tuple",
-    "__builtin__": "set frozenset complex slice bytearray object",
-    "copyreg": "_reconstructor",
-    "copy_reg": "_reconstructor",
-    "_codecs": "encode",
-    "datetime": "datetime date time timedelta timezone",
-    "torch": "Size device dtype Tensor bfloat16 float16 float32 float64 int8 int16 int32 int64 uint8 bool "
-    "complex64 complex128 FloatStorage DoubleStorage HalfStorage BFloat16Storage LongStorage IntStorage "
-    "ShortStorage CharStorage ByteStorage BoolStorage ComplexFloatStorage ComplexDoubleStorage "
-    "QInt8Storage QUInt8Storage QInt32Storage QUInt4x2Storage QUInt2x4Storage",
-    "torch._utils": "_rebuild_tensor _rebuild_tensor_v2 _rebuild_tensor_v3 _rebuild_parameter "
-    "_rebuild_parameter_with_state _rebuild_qtensor _rebuild_sparse_tensor _rebuild_device_tensor_from_numpy "
-    "_rebuild_meta_tensor_no_storage _rebuild_wrapper_subclass _rebuild_nested_tensor",
-    "torch._tensor": "_rebuild_from_type_v2",
-    "torch.nn.parameter": "Parameter",
-    "torch.serialization": "_get_layout",
-    "torch.storage": "UntypedStorage TypedStorage",
-    "numpy": "dtype ndarray float16 float32 float64 int8 int16 int32 int64 uint8 uint16 uint32 uint64 bool_",
-    "numpy.core.multiarray": "_reconstruct scalar",
-    "numpy._core.multiarray": "_reconstruct scalar",
-    "numpy.core.numeric": "_frombuffer",
-    "numpy._core.numeric": "_frombuffer",
-    "numpy.dtypes": "Float16DType Float32DType Float64DType Int8DType Int16DType Int32DType Int64DType "
-    "UInt8DType UInt16DType UInt32DType UInt64DType BoolDType ObjectDType StrDType BytesDType",
-    "numpy.random._pickle": "__randomstate_ctor __bit_generator_ctor __generator_ctor",
-    "numpy.random.bit_generator": "__pyx_unpickle_SeedSequence",
-    "numpy.random._mt19937": "MT19937",
-    "numpy.random._pcg64": "PCG64 PCG64DXSM",
-    "numpy.random._philox": "Philox",
-    "numpy.random._sfc64": "SFC64",
-    "numpy.random.mtrand": "RandomState",
-    "numpy.random._generator": "Generator",
-    "joblib.numpy_pickle": "NumpyArrayWrapper",
-    "sklearn.externals.joblib.numpy_pickle": "NumpyArrayWrapper",
-    "sklearn.linear_model._base": "LinearRegression",
-    "sklearn.linear_model._logistic": "LogisticRegression",
-    "sklearn.linear_model._ridge": "Ridge RidgeClassifier",
-    "sklearn.linear_model._coordinate_descent": "Lasso ElasticNet",
-    "sklearn.linear_model._stochastic_gradient": "SGDClassifier SGDRegressor",
-    "sklearn.tree._classes": "DecisionTreeClassifier DecisionTreeRegressor ExtraTreeClassifier ExtraTreeRegressor",
-    "sklearn.tree._tree": "Tree",
-    "sklearn.ensemble._forest": "RandomForestClassifier RandomForestRegressor ExtraTreesClassifier ExtraTreesRegressor",
-    "sklearn.ensemble._gb": "GradientBoostingClassifier GradientBoostingRegressor",
-    "sklearn.svm._classes": "SVC SVR LinearSVC LinearSVR",
-    "sklearn.neighbors._classification": "KNeighborsClassifier",
-    "sklearn.neighbors._regression": "KNeighborsRegressor",
-    "sklearn.naive_bayes": "GaussianNB MultinomialNB BernoulliNB",
-    "sklearn.cluster._kmeans": "KMeans MiniBatchKMeans",
-    "sklearn.decomposition._pca": "PCA",
-    "sklearn.pipeline": "Pipeline",
-    "sklearn.preprocessing._data": "StandardScaler MinMaxScaler RobustScaler MaxAbsScaler Normalizer",
-    "sklearn.preprocessing._label": "LabelEncoder LabelBinarizer",
-    "sklearn.preprocessing._encoders": "OneHotEncoder OrdinalEncoder",
-}
-SAFE_FOR_ML = frozenset(f"{module}.{name}" for module, names in _SAFE_FOR_ML.items() for name in names.split())
-
-# Names picklescan does not list that run code, open files or import modules when called or
-# imported: reported as dangerous too, so the message says how bad it is.
-_ALSO_DANGEROUS = {
-    "builtins": "__import__ setattr delattr globals locals vars input print memoryview",
-    "__builtin__": "__import__ setattr delattr globals locals vars input",
-    "importlib": "*",
-    "marshal": "*",
-    "types": "FunctionType LambdaType MethodType ModuleType",
-    "code": "*",
-    "codeop": "*",
-    "multiprocessing": "*",
-    "ctypes": "*",
-    "antigravity": "*",
-    "this": "*",
-    "idlelib": "*",
-    "tempfile": "*",
-    "io": "open FileIO",
-    "zipimport": "*",
-    "copyreg._extension_registry": "*",
-}
 _WILDCARD = ".*"
+_CYTHON_REBUILD = "__pyx_unpickle_"
+_DANGEROUS = {module: tuple(names.split()) for module, names in tiers.DANGEROUS.items()}
+_REEXPORTED = frozenset(tiers.REEXPORTED.split())
+_REBUILD = frozenset(f"{module}.{name}" for module, names in tiers.REBUILD.items() for name in names.split())
+_NAMESPACES = tuple(tuple(space.split(".")) for space in tiers.ML_CLASS_NAMESPACES)
+_KNOWN_ROOTS = (
+    frozenset(tiers.WELL_KNOWN_ROOTS.split()) | sys.stdlib_module_names | {"__builtin__", "copy_reg", "cPickle"}
+)
+
+ONLY_UNSAFE = "only allow-unsafe-pickle: true uploads a file that imports it; allowed-globals cannot allow it"
 
 
 @dataclass(frozen=True)
@@ -99,62 +43,140 @@ class Allowlist:
     """Globals a pickle may import: the ML defaults plus the caller's `allowed_globals`.
 
     An entry is a dotted name (`mypkg.models.Net`) or a module wildcard (`mypkg.*`), which allows
-    every plain name of that module and of its submodules.
+    every plain name of that module and of its submodules (only the classes, for a well-known
+    library or the standard library). Dangerous names stay refused whatever the entries say.
     """
 
-    exact: frozenset[str]
+    exact: frozenset[str] = frozenset()
     modules: tuple[str, ...] = ()
 
     @classmethod
-    def with_extra(cls, entries: frozenset[str]) -> Allowlist:
-        for entry in entries:
-            _check_entry(entry)
-        wild = tuple(sorted(entry[: -len(_WILDCARD)] for entry in entries if entry.endswith(_WILDCARD)))
-        return cls(SAFE_FOR_ML | {entry for entry in entries if not entry.endswith(_WILDCARD)}, wild)
+    def with_extra(cls, entries: Iterable[str]) -> Allowlist:
+        checked = [parse_allowed_global(entry) for entry in entries]
+        wild = tuple(sorted(entry[: -len(_WILDCARD)] for entry in checked if entry.endswith(_WILDCARD)))
+        return cls(frozenset(entry for entry in checked if not entry.endswith(_WILDCARD)), wild)
 
     def allows(self, module: str, name: str) -> bool:
-        if f"{module}.{name}" in self.exact:
+        if rebuilds_ml_objects(module, name) or f"{module}.{name}" in self.exact:
             return True
-        return "." not in name and any(_within(module, prefix) for prefix in self.modules)
+        return "." not in name and any(self._wildcard_allows(prefix, module, name) for prefix in self.modules)
+
+    @staticmethod
+    def _wildcard_allows(prefix: str, module: str, name: str) -> bool:
+        if not _within(module, prefix):
+            return False
+        return _class_like(name) or prefix.split(".", maxsplit=1)[0] not in _KNOWN_ROOTS
 
 
 def severity(module: str, name: str, *, engine_dangerous: bool, allowlist: Allowlist) -> Severity | None:
     """None when allowed; otherwise how bad an import of `module.name` is."""
-    if engine_dangerous or _also_dangerous(module, name) or "?" in (module, name):
+    if engine_dangerous or is_dangerous(module, name):
         return "dangerous"
     return None if allowlist.allows(module, name) else "suspicious"
 
 
+def is_dangerous(module: str, name: str) -> bool:
+    """Whether importing `module.name` gives a pickle code, the OS, the network, imports or reflection."""
+    parts = [*module.split("."), *name.split(".")]
+    if not all(part.isidentifier() for part in parts):
+        return True  # a name the static reading could not resolve, or a malformed one
+    names = name.split(".")
+    if names[-1] in _REEXPORTED or (len(names) > 1 and any(_dunder(part) for part in names)):
+        return True
+    first_of_name = len(parts) - len(names)
+    return any(_dangerous_path(parts[start:]) for start in (0, *range(first_of_name, len(parts) - 1)))
+
+
+def rebuilds_ml_objects(module: str, name: str) -> bool:
+    """The default tier: a listed rebuild function, or a class of a well-known ML library."""
+    if f"{module}.{name}" in _REBUILD:
+        return True
+    if "." in name or not (_class_like(name) or name.startswith(_CYTHON_REBUILD)):
+        return False
+    parts = module.split(".")
+    return any(_starts_with(parts, space) for space in _NAMESPACES)
+
+
+def parse_allowed_global(entry: str) -> str:
+    """One allowed-globals entry, checked: `module.Name` or `module.*`; ValueError says how to fix it."""
+    entry = entry.strip()
+    wildcard = entry.endswith(_WILDCARD)
+    body = entry[: -len(_WILDCARD)] if wildcard else entry
+    parts = body.split(".")
+    if not all(part.isidentifier() for part in parts):
+        raise ValueError(
+            f"{entry!r} is not a dotted Python name; write 'module.Name' for one name (e.g. "
+            "'mypkg.models.Net') or 'module.*' for every name of a module of yours (e.g. 'mypkg.*')"
+        )
+    if len(parts) < 2 and not wildcard:
+        raise ValueError(
+            f"{entry!r} names a module, not a global; write '{entry}.*' for every name of it and its "
+            f"submodules, or 'module.Name' for one name (e.g. '{entry}.models.Net')"
+        )
+    dangerous = _dangerous_path(parts) if wildcard else is_dangerous(".".join(parts[:-1]), parts[-1])
+    if dangerous:
+        what = f"every name under {body!r}" if wildcard else repr(entry)
+        raise ValueError(
+            f"{what} can run code, reach the OS or the network, or import modules when a pickle loads it: {ONLY_UNSAFE}"
+        )
+    return entry
+
+
 def describe(global_name: str, level: Severity, where: str) -> Finding:
     if level == "dangerous":
-        why = "a name known to run code, touch files or reach the network; do not load this file"
+        why = f"which can run code, reach the OS or the network, or import modules; {ONLY_UNSAFE}"
     else:
         why = (
-            "not on the allowlist of globals known safe for ML models; if you wrote or trust it, "
+            "which is not a class or rebuild function known safe for ML models; if you wrote or trust it, "
             f"add '{global_name}' to the allowed-globals input"
         )
     return Finding(global_name, level, f"{where}: loading it imports {global_name}, {why}")
 
 
 def hidden_import(where: str) -> Finding:
-    return Finding("?.?", "dangerous", f"{where}: imports a name it hides from a static reading (STACK_GLOBAL)")
+    return Finding(
+        "?.?",
+        "dangerous",
+        f"{where}: imports a name it hides from a static reading (STACK_GLOBAL); {ONLY_UNSAFE}",
+    )
 
 
-def _also_dangerous(module: str, name: str) -> bool:
-    for prefix, names in _ALSO_DANGEROUS.items():
-        if _within(module, prefix) and (names == "*" or name.split(".", maxsplit=1)[0] in names.split()):
+def refusal_advice(findings: Iterable[Finding]) -> str:
+    """What to do about refused files, by the worst kinds of finding among them."""
+    levels = {finding.severity for finding in findings}
+    advice = ["Save the model in a format that cannot run code (safetensors, ONNX, GGUF)."]
+    if "suspicious" in levels:
+        advice.append("If you wrote or trust the suspicious globals, list them in allowed-globals.")
+    if levels & {"dangerous", "unreadable"}:
+        advice.append(
+            "Dangerous globals, Lambda layers and content that cannot be checked are passed only by "
+            "allow-unsafe-pickle: true, which uploads the file anyway; set it only for a file you made yourself."
+        )
+    return " ".join(advice)
+
+
+def _dangerous_path(parts: list[str]) -> bool:
+    """Whether a dotted path lies in a DANGEROUS entry: the module, then a pattern on what follows."""
+    for cut in range(1, len(parts) + 1):
+        patterns = _DANGEROUS.get(".".join(parts[:cut]))
+        if patterns and any(_starts_with(parts[cut:], tuple(p.split("."))) for p in patterns):
             return True
     return False
 
 
+def _starts_with(parts: list[str], pattern: tuple[str, ...]) -> bool:
+    if pattern == ("*",):
+        return True
+    return len(parts) >= len(pattern) and all(fnmatchcase(p, q) for p, q in zip(parts, pattern, strict=False))
+
+
+def _class_like(name: str) -> bool:
+    return name.lstrip("_")[:1].isupper()
+
+
+def _dunder(part: str) -> bool:
+    return part.startswith("__") and part.endswith("__")
+
+
 def _within(module: str, prefix: str) -> bool:
     return module == prefix or module.startswith(prefix + ".")
-
-
-def _check_entry(entry: str) -> None:
-    body = entry[: -len(_WILDCARD)] if entry.endswith(_WILDCARD) else entry
-    parts = body.split(".")
-    if not all(part.isidentifier() for part in parts) or (len(parts) < 2 and body == entry):
-        raise ValueError(
-            f"allowed global {entry!r} is not a dotted name: write 'module.Name' or 'module.*', e.g. 'mypkg.models.Net'"
-        )

@@ -29,7 +29,7 @@ from .hdf5_attrs import Hdf5Error, root_string_attributes
 from .keras_config import json_findings, text_findings
 from .limits import MAX_DEPTH, Budget, LimitExceeded
 from .npy import NpyError, read_header
-from .pickle_policy import Allowlist
+from .pickle_policy import Allowlist, refusal_advice
 from .pickle_scan import scan_pickles
 from .pickle_walk import PROBE_WINDOW
 
@@ -81,8 +81,7 @@ def raise_if_unsafe(reports: Iterable[ScanReport]) -> None:
     lines = [f"{report.path} ({report.format}): {_summary(report)}" for report in unsafe]
     raise UnsafeModelError(
         "These model files would run code when loaded, or could not be checked:\n" + "\n".join(lines),
-        fix="Save weights in a code-free format (safetensors, ONNX), or add globals you trust to the "
-        "allowed-globals input; allow-unsafe-pickle uploads anyway.",
+        fix=refusal_advice(finding for report in unsafe for finding in report.findings),
     )
 
 

@@ -19,6 +19,7 @@ from ml_artifactory_action.errors import ConfigError, UnsafeModelError
 from ml_artifactory_action.model.files import ModelFile, detect_frameworks, render_target, select_files, target_of
 from ml_artifactory_action.model.findings import ScanReport
 from ml_artifactory_action.model.hash_cache import HashCache
+from ml_artifactory_action.model.pickle_policy import refusal_advice
 from ml_artifactory_action.runner import Runner, human_size
 from ml_artifactory_action.settings import Settings, Stage
 from ml_artifactory_action.stages.context import StageContext
@@ -75,13 +76,12 @@ def check_safety(files: Sequence[ModelFile], settings: Settings, runner: Runner)
         return
     raise UnsafeModelError(
         f"{len(unsafe)} of {len(files)} model files would run code when loaded, so nothing was uploaded: {details}",
-        fix="Save the model in a format that cannot run code (safetensors, ONNX, GGUF), or, if you trust these "
-        "globals, list them in allowed-globals (allow-unsafe-pickle: true uploads anyway).",
+        fix=refusal_advice(finding for report in unsafe for finding in report.findings),
     )
 
 
 def _describe(report: ScanReport) -> str:
-    names = sorted({f.global_name for f in report.findings})
+    names = sorted({f"{f.global_name} ({f.severity})" for f in report.findings if f.severity != "unreadable"})
     if report.error and not names:
         return f"{report.path}: cannot be checked ({report.error})"
     return f"{report.path}: {', '.join(names) or 'unsafe content'}"
