@@ -27,7 +27,7 @@ $(CLIENTS_STAMP):
 
 # The tests, then the linters. pytest's exit code 5 (no tests collected) fails the target.
 test: install $(CLIENTS_STAMP)
-	MLFLOW_JFROG_VENV=$(CURDIR)/$(CLIENTS_VENV) DOHQ_ARTIFACTORY_VENV=$(CURDIR)/$(CLIENTS_VENV) $(BIN)/pytest -q
+	MLFLOW_JFROG_VENV=$(CURDIR)/$(CLIENTS_VENV) DOHQ_ARTIFACTORY_VENV=$(CURDIR)/$(CLIENTS_VENV) $(BIN)/pytest -q -n 2
 	$(MAKE) lint
 
 lint: install
