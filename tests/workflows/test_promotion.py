@@ -50,7 +50,7 @@ def test_promote_by_number_then_latest_passing_then_roll_back(simulate: Any, pla
     assert job.result == "success"
     assert job.outputs["promoted-build"] == "7"
     assert job.environment == "production"
-    assert job.concurrency == "ml-promote-acme/fraud-model-fraud-model"
+    assert job.concurrency == "ml-rollback-acme/fraud-model-fraud-model"
     assert [d["environment"] for d in platform.github.deployments.values()][-3:] == ["production"] * 3
 
 

@@ -18,6 +18,7 @@ ACTION_INPUTS = set(load(ROOT / "action.yml")["inputs"])
 PINNED = re.compile(r"^\s*(?:-\s+)?uses:\s+(?P<action>[\w.-]+/[\w./-]+)@(?P<ref>\S+)(?:\s+#\s*(?P<comment>\S+))?\s*$")
 PLACEHOLDER = re.compile(r"^your-org/ml-artifactory-action(/\.github/workflows/[\w.-]+\.yml)?@main$")
 PROMOTION_GROUP = "ml-promote-${{ github.repository }}-"
+ROLLBACK_GROUP = "ml-rollback-${{ github.repository }}-"
 
 
 def ids(paths: list[Path]) -> list[str]:
@@ -125,12 +126,13 @@ def promotion_jobs() -> list[tuple[str, str, dict[str, Any]]]:
     return found
 
 
-def test_production_promotions_and_rollbacks_share_one_concurrency_group_per_build_name() -> None:
+def test_promotions_share_one_concurrency_group_per_build_name_and_rollbacks_have_their_own() -> None:
     jobs = {(file, name): job for file, name, job in promotion_jobs() if "environment" in job}
 
     assert set(jobs) == {("ml-pipeline.yml", "promote"), ("promote.yml", "promote"), ("rollback.yml", "rollback")}
     for key, job in jobs.items():
-        assert job["concurrency"]["group"].startswith(PROMOTION_GROUP), key
+        group = ROLLBACK_GROUP if key == ("rollback.yml", "rollback") else PROMOTION_GROUP
+        assert job["concurrency"]["group"].startswith(group), key
         assert job["concurrency"]["cancel-in-progress"] is False, key
 
 
