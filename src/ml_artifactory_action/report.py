@@ -53,7 +53,7 @@ def failure_section(error: ActionError, stage: Stage | None = None) -> str:
 
 def render(ctx: StageContext, error: ActionError | None = None) -> str:
     """The whole report: header, one section per stage result, then the failure if any."""
-    parts = [f"{MARKER}\n{_header(ctx)}"]
+    parts = [f"{MARKER}\n{_header(ctx)}", unsafe_upload_section(ctx.state.get(Stage.UPLOAD))]
     for stage in Stage:
         result = ctx.state.get(stage)
         renderer = SECTIONS.get(stage)
@@ -63,7 +63,7 @@ def render(ctx: StageContext, error: ActionError | None = None) -> str:
         parts.append(failure_section(error, ctx.state.failed))
     elif not ctx.state.finished:
         parts.append("No stage ran.\n")
-    return "\n".join(part.rstrip("\n") + "\n" for part in parts)
+    return "\n".join(part.rstrip("\n") + "\n" for part in parts if part)
 
 
 def _header(ctx: StageContext) -> str:
@@ -79,6 +79,15 @@ def _header(ctx: StageContext) -> str:
         facts.append(f"[workflow run]({settings.github.run_url})")
     stages = ", ".join(s.value for s in settings.stages)
     return f"{title}\n\nStages: {stages}" + (f" · {' · '.join(facts)}" if facts else "") + "\n"
+
+
+def unsafe_upload_section(result: Any) -> str:
+    """First thing an approver reads: files uploaded with allow-unsafe-pickle run code when loaded."""
+    if result is None:
+        return ""
+    from ml_artifactory_action.stages.upload_result import unsafe_markdown  # noqa: PLC0415  see TYPE_CHECKING
+
+    return unsafe_markdown(result)
 
 
 def gate_section(result: GateResult) -> str:

@@ -23,7 +23,15 @@ from ml_artifactory_action.model.pickle_policy import refusal_advice
 from ml_artifactory_action.runner import Runner, human_size
 from ml_artifactory_action.settings import Settings, Stage
 from ml_artifactory_action.stages.context import StageContext
-from ml_artifactory_action.stages.upload_result import UploadedArtifact, UploadResult, set_outputs
+from ml_artifactory_action.stages.upload_result import (
+    CANNOT_BE_CHECKED,
+    UNSAFE_GLOBALS_PROPERTY,
+    UploadedArtifact,
+    UploadResult,
+    flag_unsafe,
+    set_outputs,
+    unsafe_globals_properties,
+)
 from ml_artifactory_action.stages.uploader import SMALL_FILE, Uploader, learn_what_server_holds, plan_file
 
 __all__ = ["SMALL_FILE", "UploadResult", "UploadedArtifact", "check_safety", "run", "set_outputs", "upload_properties"]
@@ -34,7 +42,7 @@ def run(ctx: StageContext) -> UploadResult:
     folder = target_folder(settings)
     files = select_files(settings.model_path, settings.github.workspace or Path.cwd())
     runner.info(f"Selected {len(files)} files, {human_size(sum(f.size for f in files))}")
-    check_safety(files, settings, runner)
+    unsafe = check_safety(files, settings, runner)
     single = _single_target(settings, files)
     props = upload_properties(settings, files, ctx.state.get(Stage.GATE), ctx.state.build_timestamp, runner)
     client = ctx.client
@@ -43,8 +51,9 @@ def run(ctx: StageContext) -> UploadResult:
     try:
         plans = [plan_file(f, single or target_of(folder, f), cache) for f in files]
         learn_what_server_holds(client, settings.repo, plans)
-        uploader = Uploader(client, settings.repo, props, cache, runner)
+        uploader = Uploader(client, settings.repo, props, cache, runner, unsafe_globals_properties(unsafe))
         artifacts = uploader.dry_run(plans) if settings.dry_run else uploader.deploy_all(plans, settings.max_workers)
+        artifacts = [flag_unsafe(a, unsafe) for a in artifacts]
     finally:
         _save(cache, runner)
     result = UploadResult(
@@ -62,22 +71,33 @@ def run(ctx: StageContext) -> UploadResult:
 
 
 # Safety -------------------------------------------------------------------------------------
-def check_safety(files: Sequence[ModelFile], settings: Settings, runner: Runner) -> None:
-    """Scan every file's content; an unsafe one stops the stage unless allow-unsafe-pickle."""
+def check_safety(files: Sequence[ModelFile], settings: Settings, runner: Runner) -> dict[Path, tuple[str, ...]]:
+    """Scan every file's content; an unsafe one stops the stage unless allow-unsafe-pickle.
+
+    Returns the unsafe files uploaded anyway (allow-unsafe-pickle) with the globals they import.
+    """
     from ml_artifactory_action.model.safety import scan_files  # noqa: PLC0415  picklescan loads only here
 
     reports = scan_files([f.local for f in files], allowed_globals=frozenset(settings.allowed_globals))
     unsafe = [r for r in reports if not r.safe]
     if not unsafe:
-        return
+        return {}
     details = "; ".join(_describe(r) for r in unsafe)
     if settings.allow_unsafe_pickle:
-        runner.warning("Unsafe model files uploaded", f"allow-unsafe-pickle is set, uploading anyway: {details}")
-        return
+        runner.warning(
+            "Unsafe model files uploaded",
+            f"allow-unsafe-pickle is set, uploading anyway: {details}. "
+            f"Each carries the property {UNSAFE_GLOBALS_PROPERTY}; review them before promoting.",
+        )
+        return {r.path: _unsafe_names(r) for r in unsafe}
     raise UnsafeModelError(
         f"{len(unsafe)} of {len(files)} model files would run code when loaded, so nothing was uploaded: {details}",
         fix=refusal_advice(finding for report in unsafe for finding in report.findings),
     )
+
+
+def _unsafe_names(report: ScanReport) -> tuple[str, ...]:
+    return tuple(sorted({f.global_name for f in report.findings})) or (CANNOT_BE_CHECKED,)
 
 
 def _describe(report: ScanReport) -> str:

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from ml_artifactory_action.artifactory.properties import Properties
 from ml_artifactory_action.runner import Runner, human_size
+
+# A file uploaded with allow-unsafe-pickle carries this property, one value per global it imports,
+# so whoever promotes the build (or searches by property) sees what loading it would run.
+UNSAFE_GLOBALS_PROPERTY = "model.unsafe-globals"
+CANNOT_BE_CHECKED = "(cannot be checked)"
 
 
 @dataclass(frozen=True)
@@ -24,15 +31,19 @@ class UploadedArtifact:
     download_uri: str
     sent: bool  # bytes were sent; False: deployed by checksum (deduplicated)
     already_present: bool = False  # the target held this content before the run
+    unsafe_globals: tuple[str, ...] = ()  # uploaded with allow-unsafe-pickle: what loading it imports
 
     def as_output(self) -> dict[str, Any]:
-        return {
+        output: dict[str, Any] = {
             "repo": self.repo,
             "path": self.path,
             "size": self.size,
             "sha256": self.sha256,
             "download_url": self.download_uri,
         }
+        if self.unsafe_globals:
+            output["unsafe_globals"] = list(self.unsafe_globals)
+        return output
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,10 @@ class UploadResult:
     def deduplicated_files(self) -> int:
         return sum(not a.sent for a in self.artifacts)
 
+    @property
+    def unsafe(self) -> tuple[UploadedArtifact, ...]:
+        return tuple(a for a in self.artifacts if a.unsafe_globals)
+
     def summary_markdown(self) -> str:
         """The step summary's upload section: one row per file."""
         verb = "would be uploaded" if self.dry_run else "uploaded"
@@ -74,6 +89,35 @@ class UploadResult:
         return "\n".join(lines) + "\n"
 
 
+def unsafe_markdown(result: UploadResult) -> str:
+    """The warning for whoever approves the promotion: files that run code when loaded."""
+    if not result.unsafe:
+        return ""
+    verb = "would be uploaded" if result.dry_run else "were uploaded"
+    lines = [
+        f"### :warning: {len(result.unsafe)} model files that run code when loaded {verb} (allow-unsafe-pickle)",
+        "",
+        f"Each carries the property `{UNSAFE_GLOBALS_PROPERTY}`. Review them before approving the promotion.",
+        "",
+        "| File | Loading it imports |",
+        "| --- | --- |",
+    ]
+    lines += [
+        f"| [{a.path}]({a.download_uri}) | {', '.join(f'`{g}`' for g in a.unsafe_globals)} |" for a in result.unsafe
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def unsafe_globals_properties(unsafe: Mapping[Path, tuple[str, ...]]) -> dict[str, Properties]:
+    """The extra property of each unsafe file, by local path (as `UploadedArtifact.local_path`)."""
+    return {str(path): ((UNSAFE_GLOBALS_PROPERTY, names),) for path, names in unsafe.items()}
+
+
+def flag_unsafe(artifact: UploadedArtifact, unsafe: Mapping[Path, tuple[str, ...]]) -> UploadedArtifact:
+    names = unsafe.get(Path(artifact.local_path), ())
+    return replace(artifact, unsafe_globals=names) if names else artifact
+
+
 def _summary_row(artifact: UploadedArtifact, folder: str, *, dry_run: bool) -> str:
     name = artifact.path.removeprefix(folder.rstrip("/") + "/") if folder else artifact.path
     if dry_run:
@@ -83,6 +127,8 @@ def _summary_row(artifact: UploadedArtifact, folder: str, *, dry_run: bool) -> s
     else:
         transfer = "sent" if artifact.sent else "deduplicated"
     short = f"`{artifact.sha256[:12]}`" if artifact.sha256 else "-"
+    if artifact.unsafe_globals:
+        transfer += " :warning: runs code when loaded"
     return f"| [{name}]({artifact.download_uri}) | {human_size(artifact.size)} | {short} | {transfer} |"
 
 

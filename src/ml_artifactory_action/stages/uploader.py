@@ -7,11 +7,12 @@ sending no bytes when the server has it. If any file fails, what this run create
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from ml_artifactory_action.artifactory import deploy, storage
 from ml_artifactory_action.artifactory.client import ArtifactoryClient
-from ml_artifactory_action.artifactory.properties import Properties
+from ml_artifactory_action.artifactory.properties import Properties, merge
 from ml_artifactory_action.artifactory.search import Item, known_files
 from ml_artifactory_action.errors import ActionError, ArtifactoryError, ModelFilesError
 from ml_artifactory_action.model.checksums import sha256_file
@@ -76,13 +77,17 @@ def learn_what_server_holds(client: ArtifactoryClient, repo: str, plans: list[Fi
 # Deploying -----------------------------------------------------------------------------------
 @dataclass
 class Uploader:
-    """Deploys planned files to one repository with one set of properties."""
+    """Deploys planned files to one repository with one set of properties (plus a file's own)."""
 
     client: ArtifactoryClient
     repo: str
     props: Properties
     cache: HashCache
     runner: Runner
+    file_props: Mapping[str, Properties] = field(default_factory=dict)  # by local path
+
+    def props_of(self, plan: FilePlan) -> Properties:
+        return merge(self.props, self.file_props.get(str(plan.file.local), ()))
 
     def deploy_all(self, plans: list[FilePlan], workers: int) -> list[UploadedArtifact]:
         """Deploy every file; on any failure remove what this run created, then raise."""
@@ -101,7 +106,7 @@ class Uploader:
             plan.sha256 = self.hash(plan)
         if plan.on_server and plan.sha256 is not None:
             answer = deploy.deploy_by_checksum(
-                self.client, self.repo, plan.path, sha256=plan.sha256, size=plan.file.size, props=self.props
+                self.client, self.repo, plan.path, sha256=plan.sha256, size=plan.file.size, props=self.props_of(plan)
             )
             if answer is not None:
                 self.runner.info(f"Deduplicated {plan.path} ({human_size(plan.file.size)}): the server had its content")
@@ -126,7 +131,7 @@ class Uploader:
             plan.path,
             local=plan.file.local,
             size=plan.file.size,
-            props=self.props,
+            props=self.props_of(plan),
             sha256=plan.sha256,
             on_block=progress.advance if progress else None,
             on_attempt=progress.restart if progress else None,

@@ -1,0 +1,121 @@
+"""Each safety layer alone, through the real entrypoint against the sandbox.
+
+The action's upload scanner accepts only what it knows to be safe; the sandbox's Xray (its own
+engine: picklescan and a denylist, never the action's code) fails a build only for known-malicious
+behaviour. So:
+- a pickle calling an unknown, harmless-looking callable (`glob.glob`) is refused by the action and
+  would pass Xray;
+- a pickle calling `os.system`, uploaded with `allow-unsafe-pickle`, passes the action (with a
+  warning, a `model.unsafe-globals` property and a flag in the summary and PR comment) and is
+  stopped by Xray, whose violation the scan stage lists.
+Both payloads are written by `pickle` from objects whose `__reduce__` names the callable; nothing
+here loads them.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import pickle
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from artifactory_sandbox.testing import SandboxHandle
+from tests.e2e.conftest import FAKE_GITHUB_TOKEN, ActionHarness
+from tests.fakes.github_api import FakeGitHub, run_fake_github
+from tests.fakes.sandbox_client import SandboxClient
+
+STAGE = "ml-models-staging-local"
+MARKER = "<!-- ml-artifactory-action:report -->"
+PR = {"action": "synchronize", "number": 12, "pull_request": {"number": 12, "head": {"sha": "b" * 40}}}
+PR_ENV = {"GITHUB_EVENT_NAME": "pull_request", "GITHUB_REF": "refs/pull/12/merge", "GITHUB_REF_NAME": "12/merge"}
+
+
+class Call:
+    def __init__(self, target: Callable[..., Any], *args: Any) -> None:
+        self.target, self.args = target, args
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return self.target, self.args
+
+
+def model_pickle(target: Callable[..., Any], *args: Any) -> bytes:
+    return pickle.dumps({"weights": [0.25, 0.5], "hook": Call(target, *args)}, protocol=4)
+
+
+UNKNOWN_CALLABLE = model_pickle(glob.glob, "/etc/*")
+MALICIOUS = model_pickle(os.system, "echo pwned")
+
+
+@pytest.fixture
+def github() -> Iterator[FakeGitHub]:
+    with run_fake_github(FAKE_GITHUB_TOKEN) as fake:
+        yield fake
+
+
+def test_a_file_only_the_action_refuses(action: ActionHarness, sandbox: SandboxHandle) -> None:
+    (action.workspace / "model").mkdir()
+    (action.workspace / "model" / "model.pkl").write_bytes(UNKNOWN_CALLABLE)
+
+    refused = action.run({"stages": "upload", "model-path": "model"})
+
+    assert refused.returncode == 1
+    [(title, message)] = refused.errors
+    assert title == "Unsafe model file refused"
+    assert "glob.glob" in message
+    client = SandboxClient(sandbox)
+    assert client.files(STAGE) == []
+
+    # The same file put into Artifactory by other means: Xray, on its own, lets the build through.
+    client.deploy(
+        STAGE, "fraud-model/7/model.pkl", UNKNOWN_CALLABLE, **{"build.name": "fraud-model", "build.number": "7"}
+    )
+    scanned = action.run({"stages": "build-publish,scan"})
+
+    assert scanned.returncode == 0, scanned.log
+    assert scanned.outputs["scan-result"] == "pass"
+    assert json.loads(scanned.outputs["violations"]) == []
+
+
+def test_a_file_uploaded_with_allow_unsafe_pickle_that_only_xray_fails(
+    action: ActionHarness, sandbox: SandboxHandle, github: FakeGitHub
+) -> None:
+    (action.workspace / "model").mkdir()
+    (action.workspace / "model" / "model.pkl").write_bytes(MALICIOUS)
+    (action.workspace / "model" / "config.json").write_text('{"features": 2}')
+    inputs = {"stages": "upload,build-publish,scan", "model-path": "model", "allow-unsafe-pickle": "true"}
+
+    result = action.run(inputs, env=PR_ENV | {"GITHUB_API_URL": github.url}, event=PR)
+
+    assert result.returncode == 1
+    [(title, warned)] = [(t, m) for level, t, m in result.annotations if level == "warning"]
+    assert title == "Unsafe model files uploaded"
+    assert "posix.system" in warned
+    assert "Each carries the property model.unsafe-globals; review them before promoting." in warned
+    client = SandboxClient(sandbox)
+    assert client.properties(STAGE, "fraud-model/7/model.pkl")["model.unsafe-globals"] == ["posix.system"]
+    assert "model.unsafe-globals" not in client.properties(STAGE, "fraud-model/7/config.json")
+    artifacts = json.loads(result.outputs["artifacts"])
+    assert [a.get("unsafe_globals") for a in artifacts] == [None, ["posix.system"]]
+
+    [(title, message)] = result.errors
+    assert title == "Xray scan failed"
+    assert message.startswith("Xray's policy fails build fraud-model #7 with 1 violations:\n")
+    assert (
+        "- Critical security: Malicious model file model.pkl: loading it calls posix.system [SANDBOX-MALICIOUS-MODEL-"
+        in message
+    )
+    assert result.outputs["scan-result"] == "fail"
+
+    flag = "### :warning: 1 model files that run code when loaded were uploaded (allow-unsafe-pickle)"
+    row = "| [fraud-model/7/model.pkl]("
+    [comment] = [c["body"] for c in github.issue_comments(12) if MARKER in c["body"]]
+    for report in (result.summary, comment):
+        assert flag in report
+        assert report.index(flag) < report.index("### Model files uploaded")  # first thing an approver reads
+        assert ") | `posix.system` |" in report.split(flag)[1].split("###")[0]
+        assert row in report
+        assert "### :x: Xray scan fails the build" in report
