@@ -4,18 +4,18 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 # Real third-party Artifactory clients, unchanged, that the sandbox is tested with: JFrog's MLflow
-# artifact-store plugin and dohq-artifactory. mlflow is large, so they get a venv of their own
-# (tests/sandbox/test_mlflow_plugin.py, tests/sandbox/test_dohq_client.py).
+# artifact-store plugin, dohq-artifactory and huggingface_hub. mlflow is large, so they get a venv of
+# their own (tests/sandbox/test_mlflow_plugin.py, test_dohq_client.py, test_huggingface_client.py).
 CLIENTS_VENV  := .venv-clients
 CLIENTS_STAMP := $(CLIENTS_VENV)/.installed-stamp
-CLIENTS_PINS  := mlflow-jfrog-plugin==1.0.2 mlflow==3.17.2 dohq-artifactory==1.0.2
+CLIENTS_PINS  := mlflow-jfrog-plugin==1.0.2 mlflow==3.17.2 dohq-artifactory==1.0.2 huggingface-hub==2.4.0
 # JFrog's frogml SDK (tests/sandbox/test_frogml.py): a venv of its own, because beside mlflow it
 # pulls protobuf 7 -> 4.25, cloudpickle 3 -> 2.2.1 and opentelemetry-proto down under the mlflow tests.
 FROGML_VENV  := .venv-frogml
 FROGML_STAMP := $(FROGML_VENV)/.installed-stamp
 FROGML_PINS  := frogml==2.1.152
 
-.PHONY: install test unit lint demo bench action-yml clean
+.PHONY: install test unit lint demo bench action-yml clean FORCE
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +25,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-$(CLIENTS_STAMP):
-	$(PYTHON) -m venv $(CLIENTS_VENV)
-	$(CLIENTS_VENV)/bin/pip install -q $(CLIENTS_PINS)
-	touch $(CLIENTS_STAMP)
+# The stamp holds the pins it was built with: a venv made before a pin was added gets it installed.
+$(CLIENTS_STAMP): FORCE
+	@test -x $(CLIENTS_VENV)/bin/python || $(PYTHON) -m venv $(CLIENTS_VENV)
+	@echo '$(CLIENTS_PINS)' | cmp -s - $(CLIENTS_STAMP) || \
+		{ $(CLIENTS_VENV)/bin/pip install -q $(CLIENTS_PINS) && echo '$(CLIENTS_PINS)' > $(CLIENTS_STAMP); }
+
+FORCE:
 
 $(FROGML_STAMP):
 	$(PYTHON) -m venv $(FROGML_VENV)
@@ -38,7 +41,7 @@ $(FROGML_STAMP):
 # The tests, then the linters. pytest's exit code 5 (no tests collected) fails the target.
 test: install $(CLIENTS_STAMP) $(FROGML_STAMP)
 	MLFLOW_JFROG_VENV=$(CURDIR)/$(CLIENTS_VENV) DOHQ_ARTIFACTORY_VENV=$(CURDIR)/$(CLIENTS_VENV) \
-	FROGML_VENV=$(CURDIR)/$(FROGML_VENV) $(BIN)/pytest -q -n 2
+	HUGGINGFACE_HUB_VENV=$(CURDIR)/$(CLIENTS_VENV) FROGML_VENV=$(CURDIR)/$(FROGML_VENV) $(BIN)/pytest -q -n 2
 	$(MAKE) lint
 
 lint: install

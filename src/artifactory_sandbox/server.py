@@ -30,7 +30,7 @@ from .http import Headers, HttpError, Request, Response, Route, error_response
 ARTIFACTORY_VERSION = "7.104.5"
 SERVER_HEADER = f"Artifactory/{ARTIFACTORY_VERSION}"
 # Handler modules of the other half of the sandbox, imported when present.
-OPTIONAL_MODULES = ("aql", "search", "builds", "promotion", "xray", "access", "oidc", "ml_api")
+OPTIONAL_MODULES = ("aql", "search", "builds", "promotion", "xray", "access", "oidc", "ml_api", "hf_api")
 SOCKET_TIMEOUT_S = 300  # a stalled client (mid-body or idle keep-alive) frees its thread
 SANDBOX_PREFIX = "/_sandbox/"
 NO_BODY_STATUSES = frozenset({204, 304})
