@@ -25,7 +25,6 @@ sys.path.insert(0, str(ROOT))
 
 from tests.model.samples import BENIGN, MALICIOUS, Sample, safetensors  # noqa: E402  after the path set-up
 
-from ml_artifactory_action.model.limits import MAX_PICKLE_OPS  # noqa: E402  after the path set-up
 from ml_artifactory_action.model.safety import scan_path  # noqa: E402  after the path set-up
 
 MIB = 1024 * 1024
@@ -97,7 +96,7 @@ def cases(folder: Path, quick: bool) -> list[tuple[str, Path]]:
     arrays = {f"layer{i}": np.random.default_rng(i).normal(size=(1024, 1024)) for i in range(64 // scale)}
     # Each holds one import, so picklescan reads it too (it is asked only when there are imports).
     floats = [OrderedDict(), *(float(i) for i in range(2_000_000 // scale))]
-    near_cap = [OrderedDict(), *([None] * ((MAX_PICKLE_OPS - 15_000) // scale))]
+    nones = [OrderedDict(), *([None] * (5_000_000 // scale))]
 
     def joblib_arrays(path: Path) -> None:
         import joblib  # noqa: PLC0415  a dev dependency, only to write the file
@@ -122,8 +121,8 @@ def cases(folder: Path, quick: bool) -> list[tuple[str, Path]]:
             _write(folder / "floats.pkl", lambda p: p.write_bytes(pickle.dumps(floats, 4))),
         ),
         (
-            f"pickle just under the opcode cap ({MAX_PICKLE_OPS:,})",
-            _write(folder / "cap.pkl", lambda p: p.write_bytes(pickle.dumps(near_cap, 4))),
+            "pickle of 5M Nones (op-heavy)",
+            _write(folder / "nones.pkl", lambda p: p.write_bytes(pickle.dumps(nones, 4))),
         ),
         ("1 GiB safetensors-like file", _write(folder / "big.safetensors", big_safetensors)),
     ]

@@ -625,6 +625,85 @@ def _nested_samples() -> list[Sample]:
     ]
 
 
+# --- the bypasses of issue 9, each one `pickle.load` runs -------------------------------------------
+
+LONG_FLOAT = b"F" + b"0" * 70_000 + b".5\n0"  # a 70,000-character FLOAT line, then POP
+PADDED_INT = b"I" + b" " * 70_000 + b"1\n0"  # an INT line padded with spaces, then POP
+P0_AFTER_LONG_FLOAT = LONG_FLOAT + P0_SYSTEM + STOP
+P0_AFTER_PADDED_INT = PADDED_INT + P0_SYSTEM + STOP
+
+
+def safetensors_lookalike(import_at: int = 100_000) -> bytes:
+    """Sniffs as safetensors (an 89 MB header length, then `{`) yet unpickles, importing past `import_at`.
+
+    The length's bytes are PROTO 2 and a SHORT_BINSTRING of five bytes that swallows the `{`.
+    """
+    head = PROTO2 + b"U\x05\x00\x00\x00\x00{" + b"0"
+    padding = b"B" + struct.pack("<I", import_at) + b"\x00" * import_at + b"0"
+    return head + padding + system_call() + STOP
+
+
+def keras_with_junk_in_tar_gz(path: Path) -> bytes:
+    """A .keras with a Lambda layer and junk bytes in front, inside a .tar.gz (Keras reads zips from the end)."""
+    keras = path.with_suffix(".inner.keras")
+    keras_zip(keras3(LAMBDA3))(keras)
+    data = b"junk" * 1000 + keras.read_bytes()
+    keras.unlink()
+    return tar_gz({"model/model.keras": data})
+
+
+def v7_tar(members: dict[str, bytes]) -> bytes:
+    """A pre-POSIX tar, which has no magic: `tarfile` still reads it."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    raw = bytearray(buffer.getvalue())
+    offset = 0
+    while offset + 512 <= len(raw) and raw[offset]:
+        header = raw[offset : offset + 512]
+        header[257:265] = bytes(8)  # no "ustar" magic or version
+        header[148:156] = b" " * 8
+        header[148:156] = b"%06o\x00 " % sum(header)
+        raw[offset : offset + 512] = header
+        size = int(header[124:136].rstrip(b"\x00 ") or b"0", 8)
+        offset += 512 + (size + 511) // 512 * 512
+    return bytes(raw)
+
+
+def _bypass_samples() -> list[Sample]:
+    lookalike = safetensors_lookalike()
+    return [
+        Sample("70,000-character FLOAT line", _h(P0_AFTER_LONG_FLOAT), "os.system", "model.pkl"),
+        Sample("INT line padded with spaces", _h(P0_AFTER_PADDED_INT), "os.system", "model.pkl"),
+        Sample(
+            "long FLOAT line as archive/data.pkl",
+            _h(zipped({"archive/data.pkl": P0_AFTER_LONG_FLOAT})),
+            "os.system",
+            "model.pt",
+        ),
+        Sample("long FLOAT line gzipped", _h(gzip.compress(P0_AFTER_LONG_FLOAT)), "os.system", "model.pkl.gz"),
+        Sample("safetensors lookalike", _h(lookalike), "os.system", "model.safetensors"),
+        Sample("safetensors lookalike in tar", _h(tar_gz({"m.safetensors": lookalike})), "os.system", "m.tar.gz"),
+        Sample(
+            "safetensors lookalike in deflated zip",
+            _h(zipped({"m.safetensors": lookalike}, zipfile.ZIP_DEFLATED)),
+            "os.system",
+            "m.zip",
+        ),
+        Sample("safetensors lookalike gzipped", _h(gzip.compress(lookalike)), "os.system", "m.safetensors.gz"),
+        Sample(".keras with junk in front in a .tar.gz", keras_with_junk_in_tar_gz, "keras.layers.Lambda", "m.tar.gz"),
+        Sample(
+            "pickle in a pre-POSIX tar",
+            _h(v7_tar({"model.pkl": PROTO2 + system_call() + STOP})),
+            "os.system",
+            "model.tar",
+        ),
+    ]
+
+
 MALICIOUS: list[Sample] = [
     *_pickle_protocol_samples(),
     *_hand_made(),
@@ -634,6 +713,7 @@ MALICIOUS: list[Sample] = [
     *_numpy_samples(),
     *_keras_samples(),
     *_nested_samples(),
+    *_bypass_samples(),
 ]
 
 

@@ -132,15 +132,6 @@ def test_hdf5_model_config_that_is_not_a_string_is_refused(tmp_path: Path) -> No
         root_string_attributes(file, 0)
 
 
-def test_reader_rewinds_only_while_it_kept_the_start() -> None:
-    reader = ByteReader(io.BytesIO(bytes(range(256)) * 10_000))
-    reader.read(1000)
-    assert reader.rewind()
-    assert reader.read(3) == b"\x00\x01\x02"
-    reader.skip(2_000_000)
-    assert not reader.rewind()
-
-
 def test_reader_skips_over_long_lines_and_reports_truncation() -> None:
     reader = ByteReader(io.BytesIO(b"short\n" + b"x" * 100_000 + b"\nnext\nopen"))
 

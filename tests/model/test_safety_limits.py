@@ -11,11 +11,13 @@ import joblib
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.model.samples import MALICIOUS, PROTO2, STOP, Sample, gguf, onnx_start, safetensors, system_call
+from tests.model.samples import MALICIOUS, P0_SYSTEM, PROTO2, STOP, Sample, gguf, onnx_start, safetensors, system_call
 
+from ml_artifactory_action.model import limits
 from ml_artifactory_action.model.byte_reader import ByteReader
 from ml_artifactory_action.model.containers import decompressed
-from ml_artifactory_action.model.limits import Budget, LimitExceeded
+from ml_artifactory_action.model.limits import MAX_DEPTH, Budget, LimitExceeded
+from ml_artifactory_action.model.pickle_args import Large
 from ml_artifactory_action.model.pickle_walk import walk_stream
 from ml_artifactory_action.model.safety import scan_path
 
@@ -24,10 +26,39 @@ def test_a_pickle_over_the_opcode_cap_is_unreadable() -> None:
     data = PROTO2 + b"N0" * 600 + b"N" + STOP
 
     walk = walk_stream(ByteReader(io.BytesIO(data)), max_ops=1000)
-    walk.close()
 
     assert not walk.complete
-    assert walk.error == "more than 1,000 opcodes in one pickle"
+    assert walk.limit is not None
+    assert walk.limit.startswith("it has more than 1,000 opcodes in one pickle (the scanner's MAX_PICKLE_OPS limit;")
+
+
+def test_a_pickle_without_header_over_the_opcode_cap_is_refused_not_taken_for_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(limits, "MAX_PICKLE_OPS", 1000)
+    path = tmp_path / "model.pkl"
+    path.write_bytes(b"N0" * 600 + P0_SYSTEM + STOP)  # protocol 0: no header, 1,200 opcodes before the import
+
+    report = scan_path(path)
+
+    assert not report.safe
+    assert report.error is not None
+    assert "more than 1,000 opcodes in one pickle (the scanner's MAX_PICKLE_OPS limit;" in report.error
+    assert "allow-unsafe-pickle" in report.error
+
+
+def test_archives_nested_past_the_depth_limit_are_refused_naming_it(tmp_path: Path) -> None:
+    data = PROTO2 + STOP
+    for _ in range(MAX_DEPTH + 2):
+        data = gzip.compress(data)
+    path = tmp_path / "model.pkl.gz"
+    path.write_bytes(data)
+
+    report = scan_path(path)
+
+    assert not report.safe
+    assert report.error is not None
+    assert f"archives are nested more than {MAX_DEPTH} deep (the scanner's MAX_DEPTH limit;" in report.error
 
 
 def test_decompression_stops_at_the_budget() -> None:
@@ -51,15 +82,14 @@ def test_lz4_without_its_library_is_refused(tmp_path: Path, monkeypatch: pytest.
 
 
 def test_big_literals_are_skipped_not_kept() -> None:
-    data = PROTO2 + b"\x8e" + (10_000_000).to_bytes(8, "little") + b"\x00" * 10_000_000 + b"0" + system_call() + STOP
+    big = b"\x8e" + (10_000_000).to_bytes(8, "little") + b"\x00" * 10_000_000
+    data = PROTO2 + system_call() + b"0" + big + STOP
 
     walk = walk_stream(ByteReader.for_file(io.BytesIO(data)))
-    normalised = walk.normalised.read()
-    walk.close()
 
     assert walk.complete
     assert [g.dotted for g in walk.globals] == ["os.system"]
-    assert len(normalised) < 100  # the 10 MB literal became an empty one
+    assert walk.vm.result == Large(10_000_000)  # only its size was kept
 
 
 def _bytes_read() -> int:

@@ -11,7 +11,6 @@ from typing import BinaryIO
 
 FIRST_BLOCK = 4096  # a format sniff needs a few KiB; tensor blobs must not be read further
 MAX_BLOCK = 1024 * 1024  # later fills grow to this, the size hashing and uploads use too
-REWIND_LIMIT = 1024 * 1024  # the first bytes are kept this long, so a failed guess can start over
 
 
 class Truncated(Exception):
@@ -28,8 +27,6 @@ class ByteReader:
         self._off = 0
         self._block = FIRST_BLOCK
         self.pos = 0
-        self._capture: bytearray | None = None
-        self._kept_from_start = True
 
     @classmethod
     def for_file(cls, raw: BinaryIO) -> ByteReader:
@@ -47,7 +44,8 @@ class ByteReader:
         if not self._fill(count):
             raise Truncated(f"needed {count} bytes at offset {self.pos}, the stream ended first")
         data = self._buf[self._off : self._off + count]
-        self._consume(count, data)
+        self._off += count
+        self.pos += count
         return data
 
     def read_byte(self) -> int | None:
@@ -55,7 +53,8 @@ class ByteReader:
         if self._off >= len(self._buf) and not self._fill(1):
             return None
         value = self._buf[self._off]
-        self._consume(1, self._buf[self._off : self._off + 1])
+        self._off += 1
+        self.pos += 1
         return value
 
     def readline(self, limit: int) -> bytes | None:
@@ -64,7 +63,7 @@ class ByteReader:
             end = self._buf.find(b"\n", self._off, self._off + limit + 1)
             if end >= 0:
                 line = self._buf[self._off : end]
-                self._consume(end + 1 - self._off, self._buf[self._off : end + 1])
+                self._consume(end + 1 - self._off)
                 return line
             available = len(self._buf) - self._off
             if available > limit:
@@ -75,10 +74,8 @@ class ByteReader:
 
     def skip(self, count: int) -> None:
         available = min(count, len(self._buf) - self._off)
-        self._consume(available, None)
+        self._consume(available)
         remaining = count - available
-        if remaining:
-            self._kept_from_start = False  # the bytes skipped are not in the buffer
         if remaining and self._end is not None:
             self._seek_over(remaining, self._end)
         elif remaining:
@@ -88,44 +85,34 @@ class ByteReader:
         """Up to `count` bytes (fewer only at the end of the stream)."""
         self._fill(count)
         data = self._buf[self._off : self._off + count]
-        self._consume(len(data), data)
+        self._consume(len(data))
         return data
 
     def at_eof(self) -> bool:
         return not self._fill(1)
 
-    def rewind(self) -> bool:
-        """Go back to the first byte, if no more than `REWIND_LIMIT` bytes were consumed."""
-        if not self._kept_from_start:
-            return False
-        self._off, self.pos = 0, 0
-        return True
-
     def as_stream(self) -> BinaryIO:
         """A file object that reads on from here, for libraries that want one."""
         return io.BufferedReader(_Stream(self), buffer_size=MAX_BLOCK)
 
-    def start_capture(self) -> None:
-        self._capture = bytearray()
+    def buffered(self, want: int) -> tuple[bytes, int]:
+        """The buffer and the offset of the next byte in it, with up to `want` bytes available."""
+        self._fill(want)
+        return self._buf, self._off
 
-    def stop_capture(self) -> bytes:
-        captured, self._capture = self._capture, None
-        return bytes(captured or b"")
+    def advance(self, count: int) -> None:
+        """Consume `count` bytes already returned by `buffered`."""
+        self._consume(count)
 
-    def _consume(self, count: int, data: bytes | None) -> None:
+    def _consume(self, count: int) -> None:
         self._off += count
         self.pos += count
-        if self._capture is not None and data is not None:
-            self._capture += data
 
     def _fill(self, want: int) -> bool:
         available = len(self._buf) - self._off
         if available >= want:
             return True
-        self._kept_from_start = self._kept_from_start and self.pos + want <= REWIND_LIMIT
-        chunks = [self._buf if self._kept_from_start else self._buf[self._off :]]
-        available += self._off if self._kept_from_start else 0
-        want += self._off if self._kept_from_start else 0
+        chunks = [self._buf[self._off :]]
         while available < want:
             chunk = self._raw.read(max(want - available, self._block))
             self._block = min(self._block * 2, MAX_BLOCK)
@@ -133,8 +120,7 @@ class ByteReader:
                 break
             chunks.append(chunk)
             available += len(chunk)
-        self._off = self._off if self._kept_from_start else 0
-        self._buf = b"".join(chunks)
+        self._buf, self._off = b"".join(chunks), 0
         return available >= want
 
     def _seek_over(self, count: int, end: int) -> None:
@@ -155,9 +141,9 @@ class ByteReader:
         while True:
             end = self._buf.find(b"\n", self._off)
             if end >= 0:
-                self._consume(end + 1 - self._off, None)
+                self._consume(end + 1 - self._off)
                 return
-            self._consume(len(self._buf) - self._off, None)
+            self._consume(len(self._buf) - self._off)
             if not self._fill(1):
                 raise Truncated(f"a line at offset {self.pos} has no end")
 

@@ -104,12 +104,17 @@ def zip_members(source: Source, budget: Budget) -> Iterator[tuple[str, Callable[
 
 
 def tar_members(source: Source, budget: Budget) -> Iterator[tuple[str, Source]]:
-    with tarfile.open(fileobj=source.stream, mode="r|") as archive:
+    """Every regular member of a tar archive on a seekable stream, each a window on its bytes."""
+    with tarfile.open(fileobj=source.stream, mode="r:") as archive:
         for count, member in enumerate(archive, start=1):
             _check_count(count)
-            extracted = archive.extractfile(member) if member.isfile() else None
-            if extracted is not None:
-                yield member.name, Source(io.BufferedReader(_Raw(extracted)), random_access=False)
+            if member.issparse():
+                extracted = archive.extractfile(member)
+                if extracted is not None:
+                    yield member.name, Source(io.BufferedReader(_Raw(extracted)), random_access=False)
+            elif member.isfile():
+                window = Window(source.stream, member.offset_data, member.size)
+                yield member.name, Source(io.BufferedReader(window), random_access=True)
 
 
 def decompressed(kind: str, stream: BinaryIO, budget: Budget) -> BinaryIO:
@@ -120,9 +125,13 @@ def decompressed(kind: str, stream: BinaryIO, budget: Budget) -> BinaryIO:
 def spooled(stream: BinaryIO, budget: Budget) -> Source:
     """Copy a stream to a temporary file (in memory while small) for formats that need to seek."""
     spool = tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY)  # noqa: SIM115  the caller reads it, then closes it
-    while chunk := stream.read(_COPY_BLOCK):
-        budget.spool(len(chunk))
-        spool.write(chunk)
+    try:
+        while chunk := stream.read(_COPY_BLOCK):
+            budget.spool(len(chunk))
+            spool.write(chunk)
+    except BaseException:
+        spool.close()
+        raise
     spool.seek(0)
     return Source(spool, random_access=True)  # type: ignore[arg-type]  # a SpooledTemporaryFile reads as bytes
 
@@ -148,12 +157,12 @@ def _data_offset(stream: BinaryIO, info: zipfile.ZipInfo) -> int:
 
 def _check_count(count: int) -> None:
     if count > MAX_MEMBERS:
-        raise LimitExceeded(f"more than {MAX_MEMBERS:,} archive members")
+        raise LimitExceeded(f"the archive has more than {MAX_MEMBERS:,} members", "MAX_MEMBERS")
 
 
 def _decompressor(kind: str, stream: BinaryIO) -> Readable:
     if kind == "gzip":
-        return gzip.GzipFile(fileobj=stream)
+        return gzip.GzipFile(fileobj=stream, mode="rb")
     if kind == "bz2":
         return bz2.BZ2File(stream)
     if kind in ("xz", "lzma"):

@@ -32,6 +32,7 @@ CODE_FREE: frozenset[Kind] = frozenset({"gguf", "safetensors", "onnx"})
 SNIFF_BYTES = 4096
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _TAR_MAGIC_AT = 257
+_TAR_BLOCK, _TAR_CHECKSUM = 512, 148
 # Magic numbers at offset 0. joblib picks its decompressor by these same prefixes.
 _MAGIC: tuple[tuple[bytes, Kind], ...] = (
     (b"\x80\x00", "pickle"),
@@ -82,7 +83,7 @@ def hdf5_userblock_offsets(size: int) -> list[int]:
 
 
 def _sniff_structured(head: bytes) -> Kind | None:
-    if head[_TAR_MAGIC_AT : _TAR_MAGIC_AT + 5] == b"ustar":
+    if head[_TAR_MAGIC_AT : _TAR_MAGIC_AT + 5] == b"ustar" or _is_v7_tar(head):
         return "tar"
     if _is_zlib(head):
         return "zlib"
@@ -91,6 +92,23 @@ def _sniff_structured(head: bytes) -> Kind | None:
     if any(head[offset:].startswith(HDF5_SIGNATURE) for offset in hdf5_userblock_offsets(len(head))):
         return "hdf5"
     return "onnx" if _is_onnx(head) else None
+
+
+def _is_v7_tar(head: bytes) -> bool:
+    """A pre-POSIX tar header has no magic: `tarfile` accepts it when its checksum adds up."""
+    if len(head) < _TAR_BLOCK or not head[0]:
+        return False
+    field = head[_TAR_CHECKSUM : _TAR_CHECKSUM + 8].rstrip(b"\x00 ")
+    if not field or any(byte not in b"01234567" for byte in field.lstrip(b" ")):
+        return False
+    block = head[:_TAR_BLOCK]
+    unsigned = sum(block[:_TAR_CHECKSUM]) + 8 * 0x20 + sum(block[_TAR_CHECKSUM + 8 :])
+    signed = (
+        unsigned
+        - 2 * sum(byte for byte in block if byte > 127)
+        + 2 * sum(byte for byte in block[_TAR_CHECKSUM : _TAR_CHECKSUM + 8] if byte > 127)
+    )
+    return int(field, 8) in (unsigned, signed)
 
 
 def _is_zlib(head: bytes) -> bool:

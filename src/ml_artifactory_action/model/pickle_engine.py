@@ -1,11 +1,16 @@
-"""The picklescan engine, asked for the globals of one normalised pickle stream."""
+"""picklescan's denylist, asked one name at a time.
+
+The scan finds a pickle's imports itself (`pickle_vm`, every GLOBAL, INST, STACK_GLOBAL and
+EXT opcode, hidden names included); picklescan adds its list of names known to run code. It is
+asked with a one-import pickle per distinct name, never over the model's own bytes: its scan
+keeps every opcode of a stream in memory and reads at a few MB/s.
+"""
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
-from dataclasses import dataclass
-from typing import BinaryIO
 
 from picklescan import scanner
 
@@ -15,24 +20,11 @@ from picklescan import scanner
 logging.getLogger("picklescan").addHandler(logging.NullHandler())
 
 
-@dataclass(frozen=True)
-class EngineGlobal:
-    module: str
-    name: str
-    dangerous: bool  # on picklescan's denylist, or a name it could not resolve
-
-
-def engine_globals(normalised: BinaryIO, label: str) -> list[EngineGlobal]:
-    """The imports picklescan finds in one stream (it reads only to the first STOP)."""
-    normalised.seek(0)
-    result = scanner.scan_pickle_bytes(normalised, label, multiple_pickles=False)
-    found = {EngineGlobal(g.module, g.name, g.safety == scanner.SafetyLevel.Dangerous) for g in result.globals}
-    return sorted(found, key=lambda g: (g.module, g.name))
-
-
+@functools.lru_cache(maxsize=4096)
 def is_denylisted(module: str, name: str) -> bool:
     """Whether picklescan's denylist has `module.name`, asked with a one-import pickle."""
     if "\n" in module or "\n" in name:
         return True
     probe = io.BytesIO(f"c{module}\n{name}\n.".encode())
-    return any(found.dangerous for found in engine_globals(probe, f"{module}.{name}"))
+    result = scanner.scan_pickle_bytes(probe, f"{module}.{name}", multiple_pickles=False)
+    return any(found.safety == scanner.SafetyLevel.Dangerous for found in result.globals)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from .byte_reader import ByteReader
 from .findings import Finding, unreadable
-from .pickle_engine import engine_globals
+from .pickle_engine import is_denylisted
 from .pickle_policy import Allowlist, describe, hidden_import, severity
 from .pickle_walk import StreamWalk, walk_stream
 
@@ -27,21 +27,23 @@ class PickleScan:
     findings: list[Finding]
 
 
-def scan_pickles(reader: ByteReader, where: str, allowlist: Allowlist) -> PickleScan | None:
-    """The findings of every pickle from the reader's position on; None when it is not a pickle."""
+def scan_pickles(reader: ByteReader, where: str, allowlist: Allowlist, *, secondary: bool = False) -> PickleScan | None:
+    """The findings of every pickle from the reader's position on; None when it is not a pickle.
+
+    `secondary`: the bytes are another format first, read here as `pickle.load` would read them
+    too. Where `pickle.load` would stop (a byte that is no opcode, the end) is then the end of the
+    check, not a damaged pickle: only a cap reached or a read error make it unreadable.
+    """
     first = walk_stream(reader)
-    try:
-        findings = _findings(first, where, allowlist)
-        if not _is_pickle(first, findings):
-            return None
-        walks, more = _following(reader, first, where, allowlist)
-        return PickleScan(_format(first, walks), findings + more)
-    finally:
-        first.close()
+    findings = _findings(first, where, allowlist, probe=secondary)
+    if not _is_pickle(first, findings):
+        return None
+    walks, more = _following(reader, first, where, allowlist, secondary)
+    return PickleScan(_format(first, walks), findings + more)
 
 
 def _following(
-    reader: ByteReader, first: StreamWalk, where: str, allowlist: Allowlist
+    reader: ByteReader, first: StreamWalk, where: str, allowlist: Allowlist, secondary: bool
 ) -> tuple[list[StreamWalk], list[Finding]]:
     legacy = first.complete and first.vm.result == TORCH_LEGACY_MAGIC
     walks: list[StreamWalk] = [first]
@@ -50,8 +52,7 @@ def _following(
         if len(walks) >= MAX_STREAMS:
             return walks, [*findings, unreadable(where, f"more than {MAX_STREAMS:,} pickles one after another")]
         walk = walk_stream(reader)
-        more = _findings(walk, where, allowlist)
-        walk.close()
+        more = _findings(walk, where, allowlist, probe=secondary)
         if not legacy and not _is_pickle(walk, more):
             break  # trailing bytes that no unpickler would act on
         walks.append(walk)
@@ -60,8 +61,8 @@ def _following(
 
 
 def _is_pickle(walk: StreamWalk, findings: list[Finding]) -> bool:
-    """A protocol header or a STOP makes a pickle; without them only imports that would run count."""
-    if walk.protocol_header or walk.complete:
+    """A protocol header, a STOP or a cap reached make a pickle; without them only imports that would run count."""
+    if walk.protocol_header or walk.complete or walk.limit:
         return True
     return bool(walk.globals) and (walk.vm.calls > 0 or any(f.severity == "dangerous" for f in findings))
 
@@ -75,7 +76,9 @@ def _format(first: StreamWalk, walks: list[StreamWalk]) -> str:
 def _findings(walk: StreamWalk, where: str, allowlist: Allowlist, *, probe: bool = False) -> list[Finding]:
     here = f"{where} (pickle at byte {walk.start})" if walk.start else where
     findings = _import_findings(walk, here, allowlist)
-    if walk.error and not probe:
+    if walk.limit:
+        findings.append(unreadable(here, walk.limit))
+    elif walk.error and not probe:
         findings.append(unreadable(here, f"the pickle cannot be read to its end ({walk.error})"))
     for nested in walk.nested:
         findings += _findings(nested, f"{here}, object array", allowlist)
@@ -97,12 +100,9 @@ def _probe_findings(walk: StreamWalk, undecided: bool, where: str, allowlist: Al
 def _import_findings(walk: StreamWalk, where: str, allowlist: Allowlist) -> list[Finding]:
     if not walk.globals:
         return []
-    named = {(ref.module, ref.name): False for ref in walk.globals}
-    for found in engine_globals(walk.normalised, where):
-        named[(found.module, found.name)] = named.get((found.module, found.name), False) or found.dangerous
     findings = []
-    for (module, name), dangerous in named.items():
-        level = severity(module, name, engine_dangerous=dangerous, allowlist=allowlist)
+    for module, name in dict.fromkeys((ref.module, ref.name) for ref in walk.globals):
+        level = severity(module, name, engine_dangerous=is_denylisted(module, name), allowlist=allowlist)
         if level and "?" in (module, name):
             findings.append(hidden_import(where))
         elif level:

@@ -133,6 +133,8 @@ def _set_item(target: dict[object, object], key: object, value: object) -> None:
 
 
 def _stack_global(vm: PickleVM) -> None:
+    if len(vm.stack) < 2:  # the unpickler stops here: it never pops across a MARK
+        raise PickleSyntaxError("STACK_GLOBAL with fewer than two values on the stack")
     name, module = vm.pop(), vm.pop()
     if isinstance(name, _NOT_A_NAME) or isinstance(module, _NOT_A_NAME):
         raise PickleSyntaxError("STACK_GLOBAL on a value that is not a string")

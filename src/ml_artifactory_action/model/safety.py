@@ -31,7 +31,6 @@ from .limits import MAX_DEPTH, Budget, LimitExceeded
 from .npy import NpyError, read_header
 from .pickle_policy import Allowlist, refusal_advice
 from .pickle_scan import scan_pickles
-from .pickle_walk import PROBE_WINDOW
 
 __all__ = ["Finding", "ScanReport", "raise_if_unsafe", "scan_files", "scan_path"]
 
@@ -103,24 +102,33 @@ def _scan_one(path: Path, allowlist: Allowlist) -> ScanReport:
 
 
 class _Scanner:
+    """Reads one top-level file. Every level (the file, each member, each decompressed stream) is
+    read every way a loader could take it: by its format, as a pickle from byte 0, as a zip found
+    from its end, as HDF5 after a user block. Members that cannot seek are spooled first."""
+
     def __init__(self, allowlist: Allowlist) -> None:
         self.allowlist, self.budget = allowlist, Budget()
 
     def scan(self, source: Source, where: str, depth: int) -> _Outcome:
         if depth > MAX_DEPTH:
-            return _Outcome("nested", [unreadable(where, f"archives nested more than {MAX_DEPTH} deep")])
-        reader = ByteReader.for_file(source.stream) if source.random_access else ByteReader(source.stream)
-        head = reader.peek(SNIFF_BYTES)
-        kind = sniff(head)
-        window = b"" if source.random_access else reader.peek(PROBE_WINDOW)
+            limit = LimitExceeded(f"archives are nested more than {MAX_DEPTH} deep", "MAX_DEPTH")
+            return _Outcome("nested", [unreadable(where, str(limit))])
+        try:
+            with self._random_access(source) as file:
+                return self._scan_file(file, where, depth)
+        except _UNREADABLE as exc:
+            return _Outcome("unknown", [unreadable(where, _reason(exc))])
+
+    def _scan_file(self, source: Source, where: str, depth: int) -> _Outcome:
+        reader = ByteReader.for_file(source.stream)
+        kind = sniff(reader.peek(SNIFF_BYTES))
         try:
             outcome = self._by_kind(kind, reader, source, where, depth)
         except _UNREADABLE as exc:
             outcome = _Outcome(kind, [unreadable(where, _reason(exc))])
         if kind not in ("pickle", "text", "data"):
-            outcome.findings += self._as_pickle(source, window, where)
-        if depth == 0 and source.random_access:
-            outcome.findings += self._polyglot(source, kind, where, depth)
+            outcome.findings += self._guarded(f"{where}, read as a pickle", lambda here: self._as_pickle(source, here))
+        outcome.findings += self._polyglot(source, kind, where, depth)
         return outcome
 
     def _by_kind(self, kind: Kind, reader: ByteReader, source: Source, where: str, depth: int) -> _Outcome:
@@ -129,7 +137,7 @@ class _Scanner:
         if kind in CODE_FREE:
             return _Outcome(kind, [])
         if kind in COMPRESSED:
-            return self._compressed(kind, reader, where, depth)
+            return self._compressed(kind, source, where, depth)
         handlers: dict[str, Callable[[ByteReader, Source, str, int], _Outcome]] = {
             "zip": self._zip,
             "tar": self._tar,
@@ -144,29 +152,23 @@ class _Scanner:
             return _Outcome(found.format, found.findings)
         if kind != "text":
             return _Outcome("data", [])
-        return _Outcome("text", text_findings(self._restart(reader, source, where), where, self.allowlist))
-
-    def _restart(self, reader: ByteReader, source: Source, where: str) -> ByteReader:
-        if reader.rewind():
-            return reader
-        if not source.random_access:
-            raise Unreadable("the text was read too far as a possible pickle to read it again")
         source.stream.seek(0)
-        return ByteReader.for_file(source.stream)
+        return _Outcome("text", text_findings(ByteReader.for_file(source.stream), where, self.allowlist))
 
-    def _compressed(self, kind: Kind, reader: ByteReader, where: str, depth: int) -> _Outcome:
-        inner = decompressed(kind, reader.as_stream(), self.budget)
+    def _compressed(self, kind: Kind, source: Source, where: str, depth: int) -> _Outcome:
+        source.stream.seek(0)
+        inner = decompressed(kind, source.stream, self.budget)
         outcome = self.scan(Source(inner, random_access=False), f"{where} ({kind})", depth + 1)
         return _Outcome(f"{kind}+{outcome.format}", outcome.findings)
 
     @contextlib.contextmanager
-    def _random_access(self, reader: ByteReader, source: Source) -> Iterator[Source]:
+    def _random_access(self, source: Source) -> Iterator[Source]:
         """The source itself when it can seek, else a spooled copy that is closed afterwards."""
         if source.random_access:
             source.stream.seek(0)
             yield source
             return
-        copy = spooled(reader.as_stream(), self.budget)
+        copy = spooled(source.stream, self.budget)
         try:
             yield copy
         finally:
@@ -174,15 +176,16 @@ class _Scanner:
 
     def _zip(self, reader: ByteReader, source: Source, where: str, depth: int) -> _Outcome:
         names, findings = [], []
-        with self._random_access(reader, source) as archive:
-            for name, open_member in zip_members(archive, self.budget):
-                names.append(name)
-                findings += self._member(open_member, f"{where}:{name}", depth)
+        source.stream.seek(0)
+        for name, open_member in zip_members(source, self.budget):
+            names.append(name)
+            findings += self._member(open_member, f"{where}:{name}", depth)
         return _Outcome(_zip_format(names), findings)
 
     def _tar(self, reader: ByteReader, source: Source, where: str, depth: int) -> _Outcome:
         findings = []
-        for name, member in tar_members(Source(reader.as_stream(), False), self.budget):
+        source.stream.seek(0)
+        for name, member in tar_members(source, self.budget):
             findings += self.scan(member, f"{where}:{name}", depth + 1).findings
         return _Outcome("tar", findings)
 
@@ -202,9 +205,8 @@ class _Scanner:
         return _Outcome("npy", found.findings)
 
     def _hdf5(self, reader: ByteReader, source: Source, where: str, depth: int) -> _Outcome:
-        with self._random_access(reader, source) as file:
-            at = next(offset for offset in [0, *hdf5_userblock_offsets(SNIFF_BYTES)] if _hdf5_at(file, offset))
-            return _Outcome("hdf5", self._hdf5_findings(file, at, where))
+        at = next(offset for offset in [0, *hdf5_userblock_offsets(SNIFF_BYTES)] if _hdf5_at(source, offset))
+        return _Outcome("hdf5", self._hdf5_findings(source, at, where))
 
     def _hdf5_findings(self, file: Source, at: int, where: str) -> list[Finding]:
         findings = []
@@ -213,18 +215,11 @@ class _Scanner:
                 findings += json_findings(value, f"{where} (attribute {name})", self.allowlist)
         return findings
 
-    def _as_pickle(self, source: Source, window: bytes, where: str) -> list[Finding]:
+    def _as_pickle(self, source: Source, where: str) -> list[Finding]:
         """`pickle.load` accepts any file: what it would read from the first byte must be harmless too."""
-        if source.random_access:
-            source.stream.seek(0)
-            reader = ByteReader.for_file(source.stream)
-        else:
-            reader = ByteReader(io.BytesIO(window))
-        try:
-            found = scan_pickles(reader, f"{where}, read as a pickle", self.allowlist)
-        except _UNREADABLE:
-            return []
-        return [f for f in found.findings if f.severity != "unreadable"] if found else []
+        source.stream.seek(0)
+        found = scan_pickles(ByteReader.for_file(source.stream), where, self.allowlist, secondary=True)
+        return found.findings if found else []
 
     def _polyglot(self, source: Source, kind: Kind, where: str, depth: int) -> list[Finding]:
         """A zip is read from its end and HDF5 may start after a user block: check both here too."""
