@@ -151,10 +151,10 @@ GATE = {"INPUT_STAGES": "gate", "INPUT_METRICS-FILE": "m.json", "INPUT_THRESHOLD
             "Set user to the JFrog user the password belongs to.",
         ),
         (
-            UPLOAD | {"INPUT_ACCESS-TOKEN": "t", "INPUT_OIDC-PROVIDER-NAME": "gh"},
+            UPLOAD | {"INPUT_USER": "ci", "INPUT_PASSWORD": "pw", "INPUT_OIDC-PROVIDER-NAME": "gh"},
             BASE,
             "oidc-provider-name",
-            "conflicts with access-token",
+            "conflicts with user",
             "Give only one way to log in: access-token, user + password, or oidc-provider-name.",
         ),
         (

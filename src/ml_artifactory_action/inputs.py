@@ -220,7 +220,8 @@ def _check_connection(settings: Settings, stages: set[Stage]) -> None:
         )
         if v
     ]
-    if len(ways) > 1:
+    # access-token + oidc-provider-name is allowed: auth.py picks one by whether the job has an ID token.
+    if len(ways) > 1 and set(ways) != {"access-token", "oidc-provider-name"}:
         raise ConfigError(
             ways[1],
             f"conflicts with {ways[0]}",

@@ -128,6 +128,11 @@ class GitHubContext(BaseModel):
         return message if isinstance(message, str) else ""
 
     @property
+    def can_request_id_token(self) -> bool:
+        """The job may ask the runner for a GitHub ID token (it has `permissions: id-token: write`)."""
+        return bool(self.id_token_request_url and self.id_token_request_token)
+
+    @property
     def run_url(self) -> str:
         if not (self.repository and self.run_id):
             return ""
@@ -154,7 +159,7 @@ class Settings(BaseModel):
     password: Secret = _input(None, "Password or token for basic authentication. Defaults to JF_PASSWORD.")
     oidc_provider_name: str = _input(
         "",
-        "Name of the OIDC integration configured in JFrog; logs in with the job's GitHub ID token (needs permissions: id-token: write).",
+        "Name of the OIDC integration configured in JFrog; logs in with the job's GitHub ID token (needs permissions: id-token: write). With access-token too, OIDC is used when the job can request an ID token, else the token.",
         alias="oidc-provider-name",
     )
     oidc_audience: str = _input(

@@ -426,10 +426,11 @@ CASES = [
         ("conflicts with access-token", "only one way to log in"),
     ),
     Bad(
-        "token-and-oidc",
-        inputs("upload", oidc_provider_name="github-oidc"),
+        "user-and-oidc",
+        inputs("upload", user="admin", password="hunter2-0123456789", oidc_provider_name="github-oidc"),
         invalid("oidc-provider-name"),
-        ("conflicts with access-token",),
+        ("conflicts with user", "only one way to log in"),
+        env={"JF_ACCESS_TOKEN": None},
     ),
     Bad(
         "oidc-without-id-token",

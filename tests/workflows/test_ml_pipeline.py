@@ -61,8 +61,11 @@ def trained_sha256(simulator: WorkflowSimulator) -> str:
 
 def test_on_the_default_branch_it_trains_publishes_scans_stages_and_promotes(simulate: Any, platform: Platform) -> None:
     simulator = simulate()
+    # A caller with a JF_ACCESS_TOKEN secret left over: OIDC is used (the jobs have an ID token); if
+    # the stale token were used, the sandbox would refuse it.
+    stale = {"JF_ACCESS_TOKEN": "stale-token-0123456789"}
 
-    run = simulator.call(PIPELINE, pipeline_inputs(platform), {}, GRANTED)
+    run = simulator.call(PIPELINE, pipeline_inputs(platform), stale, GRANTED)
 
     assert {name: job.result for name, job in run.jobs.items()} == {
         "train": "success",
@@ -83,6 +86,10 @@ def test_on_the_default_branch_it_trains_publishes_scans_stages_and_promotes(sim
     assert promote.concurrency == "ml-promote-acme/fraud-model-fraud-model"
     environments = [d["environment"] for d in platform.github.deployments.values()]
     assert environments == ["staging", "production"]
+    for action in run.jobs["publish"].actions + run.jobs["promote"].actions:
+        both = [message for level, title, message in action.annotations if title == "Two ways to log in"]
+        assert len(both) == 1
+        assert "logging in with OIDC (github-oidc)" in both[0]
 
 
 def test_on_another_branch_it_publishes_to_staging_with_the_training_paths_but_does_not_promote(

@@ -106,6 +106,18 @@ def test_templates_call_our_reusable_workflows_with_declared_inputs_secrets_and_
 
 
 @pytest.mark.parametrize("path", TEMPLATES, ids=ids(TEMPLATES))
+def test_templates_give_one_way_to_log_in(path: Path) -> None:
+    """A template passing oidc-provider-name and a JF_ACCESS_TOKEN secret would warn wherever the secret exists."""
+    spec = load(path)
+    for name, job in spec["jobs"].items():
+        given = [job.get("with") or {}] + [s.get("with") or {} for s in job.get("steps", [])]
+        for with_ in given:
+            if with_.get("oidc-provider-name"):
+                assert "access-token" not in with_, name
+                assert "JF_ACCESS_TOKEN" not in (job.get("secrets") or {}), name
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=ids(TEMPLATES))
 def test_templates_open_with_a_comment_saying_what_to_set(path: Path) -> None:
     head = path.read_text(encoding="utf-8").split("\nname:")[0]
 
