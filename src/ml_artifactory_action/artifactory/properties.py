@@ -17,7 +17,6 @@ Properties = tuple[tuple[str, tuple[str, ...]], ...]
 _KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_.:\-]*$")
 _PAIR_SPLIT = re.compile(r"(?<!\\)[;\n]")
 _VALUE_SPLIT = re.compile(r"(?<!\\),")
-VALUE_COMMA = "\\,"  # a literal comma in a matrix parameter's value
 
 
 def parse_properties(text: str) -> Properties:
@@ -64,13 +63,11 @@ def from_mapping(mapping: Mapping[str, str]) -> Properties:
 
 
 def matrix_params(props: Properties) -> str:
-    """Encode as `;k=v;k=v2` matrix parameters, keys sorted, escaped as the JFrog CLI does.
+    """Encode as `;k=v;k=v2` matrix parameters, keys sorted, as the JFrog CLI sends deploy props.
 
-    Artifactory splits a matrix value on commas, so a comma inside a value goes as `\\,`
-    (`%5C%2C` on the wire), as the CLI sends it; otherwise `a,b` would be stored as two values.
+    jfrog-client-go `ToEncodedString(false)`: one `key=value` per value, both `url.QueryEscape`d, so
+    a comma inside a value goes as a plain `%2C`. Artifactory stores each matrix value URL-decoded
+    and otherwise as sent (it neither splits it on commas nor drops backslashes), so the `\\,`
+    escape of the joined `properties=` form would be stored literally here.
     """
-    return "".join(
-        f";{quote_plus(key)}={quote_plus(value.replace(',', VALUE_COMMA))}"
-        for key, values in sorted(props)
-        for value in values
-    )
+    return "".join(f";{quote_plus(key)}={quote_plus(value)}" for key, values in sorted(props) for value in values)
