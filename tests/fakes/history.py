@@ -87,3 +87,10 @@ def serve_builds(fake: FakeJFrog, name: str, builds: Mapping[str, Mapping[str, A
         f"/artifactory/api/build/{name}/[^/]+",
         jfrog_error(404, f"No build was found for build name: {name}"),
     )
+    fake.on("GET", "/artifactory/api/repositories/[^/]+", local_repository)
+
+
+def local_repository(request: httpx.Request) -> httpx.Response:
+    """Every repository asked about is a local one (a test wanting a virtual one answers first)."""
+    key = request.url.path.rsplit("/", 1)[1]
+    return jfrog_json({"key": key, "rclass": "local", "packageType": "generic"})

@@ -118,6 +118,7 @@ def test_without_thresholds_every_shared_metric_is_compared_by_its_name(tmp_path
 def test_nothing_in_production_checks_thresholds_only(tmp_path: Path) -> None:
     fake = FakeJFrog()
     fake.on("POST", AQL, Repos().answer)
+    serve_builds(fake, "fraud-model", {})
     inputs = gate_inputs(tmp_path, {"accuracy": 0.93}, "accuracy >= 0.9", **{"compare-to-production": "true"})
     ctx = make_context(tmp_path, inputs, fake=fake)
 

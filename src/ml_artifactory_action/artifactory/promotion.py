@@ -19,7 +19,7 @@ from ml_artifactory_action.artifactory.client import ArtifactoryClient
 from ml_artifactory_action.artifactory.http_errors import server_message
 from ml_artifactory_action.artifactory.models import find_items
 from ml_artifactory_action.artifactory.properties import Properties
-from ml_artifactory_action.errors import PromotionError
+from ml_artifactory_action.errors import ConfigError, PromotionError
 
 PROMOTE_API = "api/build/promote"
 PROMOTION_CONTENT_TYPE = "application/vnd.org.jfrog.artifactory.build.PromotionRequest+json"
@@ -108,6 +108,30 @@ def _refusal(
         f"({response.status_code}): {detail}",
         fix="Check that the build's files are in source-repo, that target-repo exists, and that the token may deploy to it. Nothing was changed.",
     )
+
+
+def deployment_repo(client: ArtifactoryClient, key: str, input_name: str = "target-repo") -> str:
+    """The local repository that promotions into `key` fill: `key` itself, or, for a virtual
+    repository, its default deployment repository.
+
+    Artifactory promotes into a virtual target's default deployment repository and records that
+    local key in the build's `statuses`, so the production history and the promoted files are
+    looked up there. A key the server does not know is returned as is (preflight reports it).
+    """
+    response = client.request(
+        "GET", f"api/repositories/{quote(key, safe='')}", action=f"looking up repository {key}", expect=(400, 404)
+    )
+    config = response.json() if response.status_code == 200 else {}
+    if not isinstance(config, dict) or str(config.get("rclass", "")).lower() != "virtual":
+        return key
+    default = str(config.get("defaultDeploymentRepo") or "")
+    if not default:
+        raise ConfigError(
+            input_name,
+            f"{key!r} is a virtual repository without a default deployment repository, so nothing can be promoted into it",
+            fix="Set a default deployment repository on the virtual repository, or set the input to a local repository.",
+        )
+    return default
 
 
 def production_history(

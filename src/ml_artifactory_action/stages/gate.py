@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from ml_artifactory_action.artifactory.models import build_items, metric_key, metric_properties
-from ml_artifactory_action.artifactory.promotion import current_production, production_history
+from ml_artifactory_action.artifactory.promotion import current_production, deployment_repo, production_history
 from ml_artifactory_action.errors import GateFailedError
 from ml_artifactory_action.model.metrics import Metrics, fetch_mlflow_metrics, load_metrics_file
 from ml_artifactory_action.model.thresholds import Threshold
@@ -124,14 +124,15 @@ def read_metrics(ctx: StageContext) -> Metrics:
 def find_production(ctx: StageContext) -> Production | None:
     settings = ctx.settings
     name = settings.effective_build_name
-    history = production_history(ctx.client, name, settings.project, settings.status, settings.target_repo)
+    repo = deployment_repo(ctx.client, settings.target_repo)
+    history = production_history(ctx.client, name, settings.project, settings.status, repo)
     current = current_production(history)
     if current is None:
         ctx.runner.info(
             f"No build of {name} is in {settings.target_repo} with status {settings.status}: nothing to compare with."
         )
         return None
-    items = build_items(ctx.client, settings.target_repo, name, current.build_number)
+    items = build_items(ctx.client, repo, name, current.build_number)
     return Production(current.build_number, metric_properties(items))
 
 

@@ -17,6 +17,7 @@ from ml_artifactory_action.artifactory.models import build_items
 from ml_artifactory_action.artifactory.promotion import (
     PromotionRequest,
     current_production,
+    deployment_repo,
     previous_production,
     production_history,
     promote_build,
@@ -62,6 +63,7 @@ class PromoteResult:
 def preflight(ctx: StageContext) -> None:
     """Before any stage runs: target-repo must exist (else upload and publish would run for nothing)."""
     require_deployable(ctx.client, ctx.settings.target_repo, "target-repo")
+    deployment_repo(ctx.client, ctx.settings.target_repo)  # a virtual one needs a default deployment repository
 
 
 def run(ctx: StageContext) -> PromoteResult:
@@ -99,26 +101,28 @@ def run(ctx: StageContext) -> PromoteResult:
 def promotion_target(ctx: StageContext) -> Target:
     settings = ctx.settings
     name, number = settings.effective_build_name, settings.effective_build_number
-    history = production_history(ctx.client, name, settings.project, settings.status, settings.target_repo)
+    repo = deployment_repo(ctx.client, settings.target_repo)
+    history = production_history(ctx.client, name, settings.project, settings.status, repo)
     current = current_production(history)
     if current is None or current.build_number != number:
         return Target(number)
     source = {i.repo_path for i in build_items(ctx.client, settings.effective_source_repo, name, number)}
-    target = {i.repo_path for i in build_items(ctx.client, settings.target_repo, name, number)}
+    target = {i.repo_path for i in build_items(ctx.client, repo, name, number)}
     return Target(number, done=bool(target) and source <= target)
 
 
 def rollback_target(ctx: StageContext) -> Target:
     settings = ctx.settings
     name = settings.effective_build_name
-    history = production_history(ctx.client, name, settings.project, settings.status, settings.target_repo)
+    repo = deployment_repo(ctx.client, settings.target_repo)
+    history = production_history(ctx.client, name, settings.project, settings.status, repo)
     current = current_production(history)
     if current is None:
         raise PromotionError(
             f"Nothing to roll back: no build of {name} has been promoted to {settings.target_repo} with status {settings.status}.",
             fix="Check build-name, target-repo and status; they must match the promotions made before.",
         )
-    items = build_items(ctx.client, settings.target_repo, name, current.build_number)
+    items = build_items(ctx.client, repo, name, current.build_number)
     run_url = settings.github.run_url
     ours = [i for i in items if run_url and run_url in i.properties.get(PROMOTED_RUN, ()) and i.prop(ROLLBACK_OF)]
     if ours:  # this workflow run already rolled back (a re-run of the job): do not roll back twice

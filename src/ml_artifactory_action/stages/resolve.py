@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 
 from ml_artifactory_action.artifactory.download import download_item, is_current
 from ml_artifactory_action.artifactory.models import Item, build_items, items_with_properties
-from ml_artifactory_action.artifactory.promotion import current_production, production_history
+from ml_artifactory_action.artifactory.promotion import current_production, deployment_repo, production_history
 from ml_artifactory_action.errors import ConfigError, ResolveError
 from ml_artifactory_action.runner import Progress, human_size
 from ml_artifactory_action.settings import Stage
@@ -99,9 +99,9 @@ def _would_resolve(ctx: StageContext, number: str) -> ResolveResult:
 def select_items(ctx: StageContext) -> tuple[list[Item], str, str]:
     """The files to fetch, their build number ('' if unknown) and how they were chosen."""
     settings = ctx.settings
-    name, repo = settings.effective_build_name, settings.target_repo
     if settings.resolve_properties:
         return _by_properties(ctx)
+    name, repo = settings.effective_build_name, deployment_repo(ctx.client, settings.target_repo)
     if settings.resolve_build:
         number = settings.resolve_build
     else:
@@ -124,7 +124,8 @@ def select_items(ctx: StageContext) -> tuple[list[Item], str, str]:
 def _by_properties(ctx: StageContext) -> tuple[list[Item], str, str]:
     settings = ctx.settings
     wanted = ";".join(f"{k}={','.join(v)}" for k, v in settings.resolve_properties)
-    items = items_with_properties(ctx.client, settings.target_repo, settings.resolve_properties)
+    repo = deployment_repo(ctx.client, settings.target_repo)
+    items = items_with_properties(ctx.client, repo, settings.resolve_properties)
     if not items:
         raise ResolveError(
             f"No file in {settings.target_repo} carries the properties {wanted}.",
