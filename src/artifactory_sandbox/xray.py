@@ -18,6 +18,7 @@ from .build_store import BuildRun
 from .builds import name_and_number
 from .http import Request, Response, Route, json_response
 from .xray_advisories import AdvisoryFileError
+from .xray_artifacts import ROUTES as ARTIFACT_ROUTES
 from .xray_models import ModelScanError
 from .xray_report import ScanContext, build_summary, v1_result, v2_result
 from .xray_scan import CACHE_STATE_KEY, scan_run
@@ -170,4 +171,5 @@ ROUTES = [
     Route("POST", r"/xray/api/v1/build/status", build_status),
     Route("POST", r"/xray/api/v1/scan/status/build", scan_status),
     Route("GET", r"/xray/api/v1/summary/build", summary),
+    *ARTIFACT_ROUTES,
 ]

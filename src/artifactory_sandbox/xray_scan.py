@@ -75,6 +75,14 @@ def _artifact_issues(ctx: Sandbox, run: BuildRun) -> Iterator[Issue]:
             yield model_issue(name, stored, verdict)
 
 
+def artifact_issues(ctx: Sandbox, row: sqlite3.Row) -> list[Issue]:
+    """The issues of one stored file (`row`: repo, path, name, sha256); raises ModelScanError."""
+    if not row["sha256"] or not ctx.files.has(row["sha256"]):
+        return []
+    verdict = _scanner(ctx)(ctx.files.path(row["sha256"]), row["name"])
+    return [model_issue(row["name"], row, verdict)] if verdict.malicious else []
+
+
 def _stored_artifacts(ctx: Sandbox, run: BuildRun) -> Iterator[tuple[dict[str, Any], sqlite3.Row]]:
     seen: set[str] = set()
     with ctx.db.read() as conn:
