@@ -96,3 +96,29 @@ def test_progress_lines_and_sizes(tmp_path: Path) -> None:
         "5.0 MiB",
         "3072.0 GiB",
     ]
+
+
+def test_at_a_terminal_there_are_no_workflow_commands_and_secrets_stay_hidden() -> None:
+    stream = io.StringIO()
+    runner = Runner(GitHubContext(debug=True), stream)
+
+    runner.mask("tok-0123456789")
+    with runner.group("upload"):
+        runner.info("sent with tok-0123456789")
+        runner.debug("100% done")
+    runner.warning("Slow: 50%", "took 100%\nof the time")
+
+    assert stream.getvalue().splitlines() == [
+        "== upload",
+        "sent with ***",
+        "debug: 100% done",
+        "Warning: Slow: 50%",
+        "took 100%",
+        "of the time",
+    ]
+
+
+def test_github_actions_alone_makes_workflow_commands() -> None:
+    stream = io.StringIO()
+    Runner(GitHubContext(actions=True), stream).mask("tok-0123456789")
+    assert stream.getvalue() == "::add-mask::tok-0123456789\n"

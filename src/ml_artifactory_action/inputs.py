@@ -144,6 +144,7 @@ def github_context(environ: Mapping[str, str]) -> GitHubContext:
         "env_path": get("GITHUB_ENV") or None,
         "summary_path": get("GITHUB_STEP_SUMMARY") or None,
         "debug": get("RUNNER_DEBUG") == "1" or get("ACTIONS_STEP_DEBUG") == "true",
+        "actions": get("GITHUB_ACTIONS") == "true",
         "id_token_request_url": get("ACTIONS_ID_TOKEN_REQUEST_URL", ""),
         "id_token_request_token": get("ACTIONS_ID_TOKEN_REQUEST_TOKEN") or None,
         "environment": dict(environ),

@@ -4,6 +4,10 @@ Everything the action writes for the user goes through one `Runner`, which also 
 value it was asked to mask, as a second line of defence behind `::add-mask::`.
 Outside a runner (no GITHUB_OUTPUT / GITHUB_STEP_SUMMARY), outputs and the summary are kept in
 memory so the CLI can print them.
+
+This is the one place that writes workflow commands (`::error::`, `::group::`, `::add-mask::`), and
+only under GitHub Actions. At a terminal they would be noise, or worse: `::add-mask::<token>`
+prints the token in clear. There, the same calls print plain text for people.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ class Runner:
 
     @property
     def in_actions(self) -> bool:
-        return self._github.output_path is not None
+        return self._github.in_actions
 
     # Secrets -------------------------------------------------------------------------------
     def mask(self, value: str | None) -> None:
@@ -50,6 +54,8 @@ class Runner:
         if not value or len(value) < MIN_SECRET_LENGTH or value in self._secrets:
             return
         self._secrets.add(value)
+        if not self.in_actions:
+            return  # no runner hides it: announcing it would print it
         for line in value.splitlines():
             if len(line) >= MIN_SECRET_LENGTH:
                 self._emit(f"::add-mask::{_escape_data(line)}", redact=False)
@@ -65,7 +71,7 @@ class Runner:
 
     def debug(self, message: str) -> None:
         if self._github.debug:
-            self._emit(f"::debug::{_escape_data(message)}")
+            self._emit(f"::debug::{_escape_data(message)}" if self.in_actions else f"debug: {message}")
 
     def warning(self, title: str, message: str) -> None:
         self._annotate("warning", title, message)
@@ -76,10 +82,17 @@ class Runner:
     def _annotate(self, level: str, title: str, message: str) -> None:
         title, message = self.redact(title), self.redact(message)
         self.annotations.append((level, title, message))
-        self._emit(f"::{level} title={_escape_property(title)}::{_escape_data(message)}")
+        if self.in_actions:
+            self._emit(f"::{level} title={_escape_property(title)}::{_escape_data(message)}")
+        else:
+            self._emit(f"{level.capitalize()}: {title}\n{message}")
 
     @contextmanager
     def group(self, title: str) -> Iterator[None]:
+        if not self.in_actions:
+            self._emit(f"== {title}")
+            yield
+            return
         self._emit(f"::group::{title}")
         try:
             yield

@@ -106,6 +106,8 @@ class GitHubContext(BaseModel):
     env_path: Path | None = None
     summary_path: Path | None = None
     debug: bool = False
+    # GITHUB_ACTIONS=true: a runner started this process (else a person at a terminal, or a script).
+    actions: bool = False
     id_token_request_url: str = ""
     id_token_request_token: SecretStr | None = None
     # The whole environment, for build-info's filtered `env` section only; never printed.
@@ -131,6 +133,11 @@ class GitHubContext(BaseModel):
     def can_request_id_token(self) -> bool:
         """The job may ask the runner for a GitHub ID token (it has `permissions: id-token: write`)."""
         return bool(self.id_token_request_url and self.id_token_request_token)
+
+    @property
+    def in_actions(self) -> bool:
+        """Run by GitHub Actions (GITHUB_ACTIONS, or the runner's file commands are there)."""
+        return self.actions or self.output_path is not None
 
     @property
     def run_url(self) -> str:

@@ -24,7 +24,7 @@ def settings(**inputs: Any) -> Settings:
 
 def runner() -> tuple[Runner, io.StringIO]:
     out = io.StringIO()
-    return Runner(GitHubContext(), out), out
+    return Runner(GitHubContext(actions=True), out), out
 
 
 def send(auth: httpx.Auth | None, httpx_mock: HTTPXMock) -> httpx.Request:

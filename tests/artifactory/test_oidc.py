@@ -83,7 +83,7 @@ def out() -> io.StringIO:
 
 @pytest.fixture
 def runner(out: io.StringIO) -> Runner:
-    return Runner(GitHubContext(), out)
+    return Runner(GitHubContext(actions=True), out)
 
 
 def github_gives(httpx_mock: HTTPXMock, token: str = ID_TOKEN, audience: str = "jfrog-github") -> None:
