@@ -26,7 +26,7 @@ from pathlib import Path
 import yaml
 
 from ml_artifactory_action.outputs import OUTPUTS
-from ml_artifactory_action.settings import Settings
+from ml_artifactory_action.settings import NOT_INPUTS, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 ACTION_YML = ROOT / "action.yml"
@@ -63,7 +63,7 @@ def action_inputs() -> list[Input]:
     """Every input, in the settings model's order, with the default the runner passes."""
     found = []
     for name, field in Settings.model_fields.items():
-        if name == "github":
+        if name in NOT_INPUTS:
             continue
         extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
         default = extra.get("action_default", "")

@@ -9,7 +9,7 @@ import yaml
 from scripts import gen_action_yml as gen
 
 from ml_artifactory_action.outputs import OUTPUTS
-from ml_artifactory_action.settings import Settings
+from ml_artifactory_action.settings import NOT_INPUTS, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
@@ -36,7 +36,7 @@ def test_a_stale_action_yml_is_reported_with_a_diff(tmp_path: Path) -> None:
 
 
 def test_every_settings_field_is_an_input_with_its_description_and_default() -> None:
-    fields = {f.alias or n: f for n, f in Settings.model_fields.items() if n != "github"}
+    fields = {f.alias or n: f for n, f in Settings.model_fields.items() if n not in NOT_INPUTS}
 
     assert list(SPEC["inputs"]) == list(fields)
     for name, meta in SPEC["inputs"].items():

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from ml_artifactory_action.errors import ConfigError
+from ml_artifactory_action.errors import ConfigError, MissingInputsError
 from ml_artifactory_action.inputs import build_parser, flags_from_args, load_settings, read_event, secret_values
 from ml_artifactory_action.settings import Stage
 
-NO_MODEL = {"GITHUB_REPOSITORY": "acme/fraud-model", "GITHUB_RUN_NUMBER": "7", "JF_URL": "https://acme.jfrog.io"}
+ACTIONS = {"GITHUB_ACTIONS": "true"}
+NO_MODEL = {
+    "GITHUB_ACTIONS": "true",
+    "GITHUB_REPOSITORY": "acme/fraud-model",
+    "GITHUB_RUN_NUMBER": "7",
+    "JF_URL": "https://acme.jfrog.io",
+}
 BASE = NO_MODEL | {"INPUT_MODEL-PATH": "model.pkl"}
 
 
@@ -135,7 +142,13 @@ GATE = {"INPUT_STAGES": "gate", "INPUT_METRICS-FILE": "m.json", "INPUT_THRESHOLD
 @pytest.mark.parametrize(
     ("env", "base", "input_name", "message", "fix"),
     [
-        (UPLOAD, {}, "url", "is empty and JF_URL is not set", "Set `url` in the step's `with:`."),
+        (
+            UPLOAD,
+            ACTIONS | {"GITHUB_REPOSITORY": "a/b", "GITHUB_RUN_NUMBER": "7"},
+            "url",
+            "is empty and JF_URL is not set",
+            "Set `url` in the step's `with:`.",
+        ),
         (
             UPLOAD | {"INPUT_USER": "ci"},
             BASE,
@@ -167,14 +180,14 @@ GATE = {"INPUT_STAGES": "gate", "INPUT_METRICS-FILE": "m.json", "INPUT_THRESHOLD
         ({"INPUT_STAGES": "upload"}, NO_MODEL, "model-path", "is empty: nothing to upload", "Set `model-path`"),
         (
             UPLOAD,
-            {"JF_URL": "https://a.io", "GITHUB_RUN_NUMBER": "7"},
+            ACTIONS | {"JF_URL": "https://a.io", "GITHUB_RUN_NUMBER": "7"},
             "model-name",
             "is empty and GITHUB_REPOSITORY is not set",
             "Set `model-name`",
         ),
         (
             UPLOAD,
-            {"JF_URL": "https://a.io", "GITHUB_REPOSITORY": "a/b"},
+            ACTIONS | {"JF_URL": "https://a.io", "GITHUB_REPOSITORY": "a/b"},
             "model-version",
             "is empty and GITHUB_RUN_NUMBER is not set",
             "Set `model-version`",
@@ -223,21 +236,21 @@ GATE = {"INPUT_STAGES": "gate", "INPUT_METRICS-FILE": "m.json", "INPUT_THRESHOLD
         ),
         (
             {"INPUT_STAGES": "promote"},
-            {"JF_URL": "https://a.io", "GITHUB_RUN_NUMBER": "7"},
+            ACTIONS | {"JF_URL": "https://a.io", "GITHUB_RUN_NUMBER": "7"},
             "build-name",
             "is empty and GITHUB_REPOSITORY is not set",
             "Set `build-name`",
         ),
         (
             {"INPUT_STAGES": "scan"},
-            {"JF_URL": "https://a.io", "GITHUB_REPOSITORY": "a/b"},
+            ACTIONS | {"JF_URL": "https://a.io", "GITHUB_REPOSITORY": "a/b"},
             "build-number",
             "is empty and GITHUB_RUN_NUMBER is not set",
             "Set `build-number`",
         ),
         (
             {"INPUT_STAGES": "resolve"},
-            {"JF_URL": "https://a.io"},
+            ACTIONS | {"JF_URL": "https://a.io"},
             "build-name",
             "is empty and GITHUB_REPOSITORY is not set",
             "Set `build-name`",
@@ -317,3 +330,68 @@ def test_checksums_are_remembered_under_home_unless_told_otherwise() -> None:
         "/xdg/ml-artifactory-action"
     )
     assert load_settings(base | {"HOME": "/h", "INPUT_HASH-CACHE-DIR": "/mine"}).hash_cache_dir == Path("/mine")
+
+
+def test_in_actions_every_missing_input_is_named_in_one_error() -> None:
+    error = config_error({"INPUT_STAGES": "upload,build-publish"}, base=ACTIONS)
+
+    assert isinstance(error, MissingInputsError)
+    assert error.title == "Missing inputs"
+    assert error.input_names == ["url", "model-path", "model-name", "model-version", "build-name", "build-number"]
+    assert error.message.startswith(
+        "6 inputs are missing: url is empty and JF_URL is not set; model-path is empty: nothing to upload; "
+        "model-name is empty and GITHUB_REPOSITORY is not set;"
+    )
+    assert error.fix.endswith("`build-name`, `build-number` in the step's `with:`.")
+
+
+def test_at_a_terminal_missing_inputs_are_flags_and_only_those_without_a_default() -> None:
+    error = config_error({}, {"stages": "upload,build-publish"}, base={})
+
+    assert isinstance(error, MissingInputsError)
+    assert error.message == (
+        "2 inputs are missing: --url is not given and JF_URL is not set; --model-path is not given: nothing to upload"
+    )
+    assert error.fix == "Give --url, --model-path (`ml-artifactory run --help` describes each)."
+    assert "with:" not in error.message + error.fix
+
+
+def test_at_a_terminal_one_bad_input_is_named_as_its_flag() -> None:
+    error = config_error({}, {"stages": "promote", "url": "https://a.io", "build-name": "fraud"}, base={})
+
+    assert (error.title, error.message) == ("Invalid input '--build-number'", "Input '--build-number': is not given")
+    bad = config_error({}, {"stages": "gate", "dry-run": "yes"}, base={})
+    assert bad.title == "Invalid input '--dry-run'"
+    assert bad.fix.startswith("Give --dry-run. ")
+
+
+def test_at_a_terminal_the_model_folder_and_the_time_stand_in_for_github_names(tmp_path: Path) -> None:
+    (tmp_path / "fraud-model" / "weights").mkdir(parents=True)
+    flags = {"stages": "upload,build-publish", "url": "https://a.io", "model-path": "weights/*.bin"}
+    now = datetime(2026, 12, 3, 16, 5, 9, tzinfo=UTC)
+
+    s = load_settings({"GITHUB_WORKSPACE": str(tmp_path / "fraud-model")}, flags, now=now)
+
+    assert (s.model_name, s.model_version, s.build_name, s.build_number) == (
+        "weights",
+        "20261203.160509",
+        "weights",
+        "20261203.160509",
+    )
+    assert s.local_defaults == (
+        ("model-name", "weights"),
+        ("build-name", "weights"),
+        ("model-version", "20261203.160509"),
+        ("build-number", "20261203.160509"),
+    )
+    given = load_settings({}, flags | {"model-name": "fraud", "model-version": "1.2"}, now=now)
+    assert (given.build_name, given.build_number, given.local_defaults) == (
+        "fraud",
+        "1.2",
+        (("build-name", "fraud"), ("build-number", "1.2")),
+    )
+
+
+def test_in_actions_nothing_is_chosen_for_the_user() -> None:
+    s = load_settings(BASE | {"INPUT_STAGES": "upload"})
+    assert (s.effective_model_name, s.effective_model_version, s.local_defaults) == ("fraud-model", "7", ())

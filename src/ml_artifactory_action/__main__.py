@@ -51,6 +51,8 @@ def main(
     ctx: StageContext | None = None
     try:
         settings = load_settings(environ, flags)
+        for name, value in settings.local_defaults:
+            runner.info(f"--{name} not given: using {value}")
         ctx = StageContext(settings, runner, RunState(), transport=transport)
         ctx.client_factory = lambda: make_client(settings, runner, transport)
         run_stages(ctx)

@@ -31,6 +31,17 @@ class ConfigError(ActionError):
         self.input_name = input_name
 
 
+class MissingInputsError(ConfigError):
+    """Several required inputs are missing: named all at once, so that one edit fixes the run."""
+
+    title = "Missing inputs"
+
+    def __init__(self, input_names: list[str], message: str, *, fix: str = "") -> None:
+        ActionError.__init__(self, message, fix=fix)
+        self.input_name = input_names[0]
+        self.input_names = input_names
+
+
 class ModelFilesError(ActionError):
     """The model files selected by `model-path` cannot be used (missing, empty, unreadable)."""
 

@@ -14,12 +14,13 @@ import os
 import re
 import tempfile
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from ml_artifactory_action.errors import ConfigError
+from ml_artifactory_action.errors import ConfigError, MissingInputsError
 from ml_artifactory_action.settings import INPUT_NAMES, GitHubContext, Settings, Stage
 
 # JFrog's tools read these; we take them as defaults for the matching inputs.
@@ -33,6 +34,9 @@ JFROG_FALLBACKS = {
 BOOLEAN_INPUTS = frozenset(
     alias for name, alias in INPUT_NAMES.items() if Settings.model_fields[name].annotation is bool
 )
+GLOB_CHARS = frozenset("*?[")
+# Outside Actions, a model-version nobody gave is the time of the run: sortable, and printed.
+LOCAL_VERSION_FORMAT = "%Y%m%d.%H%M%S"
 _REPO_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$")
 
 
@@ -69,21 +73,70 @@ def flags_from_args(namespace: argparse.Namespace) -> dict[str, str]:
     return flags
 
 
-def load_settings(environ: Mapping[str, str], flags: Mapping[str, str] | None = None) -> Settings:
-    """Build the settings of this run; raise ConfigError naming the first bad input."""
+def load_settings(
+    environ: Mapping[str, str], flags: Mapping[str, str] | None = None, *, now: datetime | None = None
+) -> Settings:
+    """Build the settings of this run; raise ConfigError naming the bad input (every missing one).
+
+    Outside GitHub Actions there is no repository name or run number to default to: the model
+    folder's name and the time of the run stand in (`Settings.local_defaults` lists what was chosen).
+    """
     raw: dict[str, Any] = {}
     for alias in INPUT_NAMES.values():
         value = _raw_input(alias, environ, flags or {})
         if value is not None:
             raw[alias] = value
-    raw["github"] = github_context(environ)
+    github = github_context(environ)
+    raw["github"] = github
     raw.setdefault("hash-cache-dir", default_cache_dir(environ))
-    try:
-        settings = Settings.model_validate(raw)
-    except ValidationError as exc:
-        raise _config_error(exc) from None
+    settings = _validated(raw, github.in_actions)
+    if not github.in_actions:
+        chosen = local_defaults(settings, now or datetime.now(UTC))
+        if chosen:
+            settings = _validated(raw | dict(chosen) | {"local_defaults": tuple(chosen.items())}, in_actions=False)
     check_combinations(settings)
     return settings
+
+
+def _validated(raw: Mapping[str, Any], in_actions: bool) -> Settings:
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise _config_error(exc, in_actions) from None
+
+
+def local_defaults(settings: Settings, now: datetime) -> dict[str, str]:
+    """Outside Actions, for what neither the user nor GITHUB_* gave: the model folder's name for
+    model-name (and build-name), the run's time for model-version (and build-number) when uploading."""
+    chosen: dict[str, str] = {}
+    workspace = settings.github.workspace or Path.cwd()
+    if not settings.effective_model_name and settings.model_path:
+        chosen["model-name"] = model_folder_name(settings.model_path[0], workspace)
+    model_name = settings.effective_model_name or chosen.get("model-name", "")
+    if not settings.effective_build_name and model_name:
+        chosen["build-name"] = model_name
+    if Stage.UPLOAD in settings.stages:
+        if not settings.effective_model_version:
+            chosen["model-version"] = now.astimezone(UTC).strftime(LOCAL_VERSION_FORMAT)
+        if not settings.effective_build_number:
+            chosen["build-number"] = settings.effective_model_version or chosen["model-version"]
+    return {name: value for name, value in chosen.items() if value}
+
+
+def model_folder_name(line: str, workspace: Path) -> str:
+    """The folder a model-path line names, or the folder holding the file or glob it names."""
+    literal = Path(*_literal_parts(line)) if line else Path()
+    path = (workspace / literal).resolve()
+    return (path if path.is_dir() else path.parent).name
+
+
+def _literal_parts(line: str) -> list[str]:
+    parts = []
+    for part in Path(line).parts:
+        if GLOB_CHARS & set(part):
+            break
+        parts.append(part)
+    return parts
 
 
 def _raw_input(alias: str, environ: Mapping[str, str], flags: Mapping[str, str]) -> str | None:
@@ -96,17 +149,23 @@ def _raw_input(alias: str, environ: Mapping[str, str], flags: Mapping[str, str])
     return next((c for c in candidates if c is not None and c.strip() != ""), None)
 
 
-def _config_error(exc: ValidationError) -> ConfigError:
+def _config_error(exc: ValidationError, in_actions: bool) -> ConfigError:
     error = exc.errors()[0]
     loc = error["loc"][0] if error["loc"] else ""
     name = INPUT_NAMES.get(str(loc), str(loc))
     message = str(error["msg"]).removeprefix("Value error, ")
-    return ConfigError(name, message, fix=_fix_for(name))
+    return ConfigError(shown(name, in_actions), message, fix=_fix_for(name, in_actions))
 
 
-def _fix_for(input_name: str) -> str:
+def shown(input_name: str, in_actions: bool) -> str:
+    """An input as the user gave it: `model-path` in a workflow's `with:`, `--model-path` at a terminal."""
+    return input_name if in_actions else f"--{input_name}"
+
+
+def _fix_for(input_name: str, in_actions: bool) -> str:
     description = Settings.model_fields[_field_of(input_name)].description or ""
-    return f"Set `{input_name}` in the step's `with:`. {description}"
+    where = f"Set `{input_name}` in the step's `with:`." if in_actions else f"Give --{input_name}."
+    return f"{where} {description}"
 
 
 def _field_of(input_name: str) -> str:
@@ -167,16 +226,13 @@ def read_event(path: str | None) -> dict[str, Any]:
 def check_combinations(settings: Settings) -> None:
     """Checks that span several inputs, in the order a user would fix them."""
     stages = set(settings.stages)
+    _check_missing(settings, stages)
     _check_connection(settings, stages)
     _check_repo_keys(settings)
     if Stage.UPLOAD in stages:
         _check_upload(settings)
     if Stage.GATE in stages:
         _check_gate(settings)
-    if _needs_build_name(settings, stages):
-        _require(settings.effective_build_name, "build-name", "is empty and GITHUB_REPOSITORY is not set")
-    if stages & {Stage.BUILD_PUBLISH, Stage.SCAN} or (Stage.PROMOTE in stages and not settings.rollback):
-        _require(settings.effective_build_number, "build-number", "is empty and GITHUB_RUN_NUMBER is not set")
     if Stage.CONFIGURE in stages and not (settings.pypi_repo or settings.hf_repo):
         raise ConfigError(
             "pypi-repo",
@@ -193,15 +249,64 @@ def _needs_build_name(settings: Settings, stages: set[Stage]) -> bool:
     return bool(stages & by_build) or resolves_by_build or compares
 
 
-def _require(value: str, input_name: str, why: str) -> None:
+def _required(settings: Settings, stages: set[Stage]) -> list[tuple[str, bool, str, str]]:
+    """(input, needed by this run, its value, where its default comes from) for each required input."""
+    upload = Stage.UPLOAD in stages
+    by_number = stages & {Stage.BUILD_PUBLISH, Stage.SCAN} or (Stage.PROMOTE in stages and not settings.rollback)
+    return [
+        ("url", bool(stages - {Stage.GATE}) or settings.compare_to_production, settings.url, "JF_URL"),
+        ("model-path", upload, ",".join(settings.model_path), ""),
+        ("model-name", upload, settings.effective_model_name, "GITHUB_REPOSITORY"),
+        ("model-version", upload, settings.effective_model_version, "GITHUB_RUN_NUMBER"),
+        ("build-name", _needs_build_name(settings, stages), settings.effective_build_name, "GITHUB_REPOSITORY"),
+        ("build-number", bool(by_number), settings.effective_build_number, "GITHUB_RUN_NUMBER"),
+    ]
+
+
+# Outside Actions these default from model-path: asking for them too would send the user the wrong way.
+FROM_MODEL_PATH = frozenset({"model-name", "build-name"})
+
+
+def _check_missing(settings: Settings, stages: set[Stage]) -> None:
+    """Every required input this run lacks, in one error."""
+    in_actions = settings.github.in_actions
+    missing = [(name, source) for name, needed, value, source in _required(settings, stages) if needed and not value]
+    if not in_actions and any(name == "model-path" for name, _ in missing):
+        missing = [(name, source) for name, source in missing if name not in FROM_MODEL_PATH]
+    if not missing:
+        return
+    if len(missing) == 1:
+        name, source = missing[0]
+        raise ConfigError(
+            shown(name, in_actions), _why_missing(name, source, in_actions), fix=_fix_for(name, in_actions)
+        )
+    names = [shown(name, in_actions) for name, _ in missing]
+    listed = "; ".join(
+        f"{shown(name, in_actions)} {_why_missing(name, source, in_actions)}" for name, source in missing
+    )
+    fix = (
+        f"Set {', '.join(f'`{n}`' for n in names)} in the step's `with:`."
+        if in_actions
+        else f"Give {', '.join(names)} (`ml-artifactory run --help` describes each)."
+    )
+    raise MissingInputsError(names, f"{len(missing)} inputs are missing: {listed}", fix=fix)
+
+
+def _why_missing(name: str, source: str, in_actions: bool) -> str:
+    empty = "is empty" if in_actions else "is not given"
+    if name == "model-path":
+        return f"{empty}: nothing to upload"
+    if not source or (source.startswith("GITHUB_") and not in_actions):
+        return empty
+    return f"{empty} and {source} is not set"
+
+
+def _require(value: str, input_name: str, why: str, in_actions: bool) -> None:
     if not value:
-        raise ConfigError(input_name, why, fix=_fix_for(input_name))
+        raise ConfigError(shown(input_name, in_actions), why, fix=_fix_for(input_name, in_actions))
 
 
 def _check_connection(settings: Settings, stages: set[Stage]) -> None:
-    needs_server = bool(stages - {Stage.GATE}) or settings.compare_to_production
-    if needs_server:
-        _require(settings.url, "url", "is empty and JF_URL is not set")
     if settings.user and settings.password is None:
         raise ConfigError(
             "password",
@@ -247,9 +352,6 @@ def _check_repo_keys(settings: Settings) -> None:
 
 
 def _check_upload(settings: Settings) -> None:
-    _require(",".join(settings.model_path), "model-path", "is empty: nothing to upload")
-    _require(settings.effective_model_name, "model-name", "is empty and GITHUB_REPOSITORY is not set")
-    _require(settings.effective_model_version, "model-version", "is empty and GITHUB_RUN_NUMBER is not set")
     parts = settings.target_path.replace("\\", "/").split("/")
     if ".." in parts:
         raise ConfigError(
@@ -268,8 +370,9 @@ def _check_gate(settings: Settings) -> None:
             fix="Read metrics from one place: metrics-file, or mlflow-tracking-uri + mlflow-run-id.",
         )
     if has_mlflow:
-        _require(settings.mlflow_tracking_uri, "mlflow-tracking-uri", "is empty but mlflow-run-id is set")
-        _require(settings.mlflow_run_id, "mlflow-run-id", "is empty but mlflow-tracking-uri is set")
+        in_actions = settings.github.in_actions
+        _require(settings.mlflow_tracking_uri, "mlflow-tracking-uri", "is empty but mlflow-run-id is set", in_actions)
+        _require(settings.mlflow_run_id, "mlflow-run-id", "is empty but mlflow-tracking-uri is set", in_actions)
     elif settings.metrics_file is None:
         raise ConfigError(
             "metrics-file",

@@ -204,8 +204,16 @@ class Settings(BaseModel):
     model_path: tuple[str, ...] = _input(
         (), "Model files, folders or globs, one per line, relative to the workspace.", alias="model-path"
     )
-    model_name: str = _input("", "Model name; defaults to the repository name.", alias="model-name")
-    model_version: str = _input("", "Model version; defaults to the run number.", alias="model-version")
+    model_name: str = _input(
+        "",
+        "Model name; defaults to the repository name (outside GitHub Actions: the model folder's name).",
+        alias="model-name",
+    )
+    model_version: str = _input(
+        "",
+        "Model version; defaults to the run number (outside GitHub Actions: the time of the run, UTC, as YYYYMMDD.HHMMSS).",
+        alias="model-version",
+    )
     repo: str = _input(STAGING_REPO, "Repository the model is uploaded to.", action_default=STAGING_REPO)
     target_path: str = _input(
         "{model-name}/{model-version}/",
@@ -262,9 +270,15 @@ class Settings(BaseModel):
     )
 
     # Build info
-    build_name: str = _input("", "Build name used by every stage; defaults to the repository name.", alias="build-name")
+    build_name: str = _input(
+        "",
+        "Build name used by every stage; defaults to the repository name (outside GitHub Actions: the model name).",
+        alias="build-name",
+    )
     build_number: str = _input(
-        "", "Build number used by every stage; defaults to the run number.", alias="build-number"
+        "",
+        "Build number used by every stage; defaults to the run number (outside GitHub Actions, when uploading: the model version).",
+        alias="build-number",
     )
     project: str = _input("", "JFrog project key.")
     dependencies_file: OptionalPath = _input(
@@ -331,8 +345,10 @@ class Settings(BaseModel):
         "", "Hugging Face repository that huggingface_hub should pull models through.", alias="hf-repo"
     )
 
-    # Not inputs: what the runner says about the run.
+    # Not inputs: what the runner says about the run, and (outside Actions) the defaults chosen
+    # for inputs nobody gave, as (input, value), for the log.
     github: GitHubContext = Field(default_factory=GitHubContext, exclude=True)
+    local_defaults: tuple[tuple[str, str], ...] = Field(default=(), exclude=True)
 
     @field_validator("stages", mode="before")
     @classmethod
@@ -419,7 +435,8 @@ class Settings(BaseModel):
         return f"{self.url}/artifactory"
 
 
+NOT_INPUTS = frozenset({"github", "local_defaults"})
 # Which model field a validator error belongs to, by input name (for the error message).
 INPUT_NAMES: dict[str, str] = {
-    name: (field.alias or name) for name, field in Settings.model_fields.items() if name != "github"
+    name: (field.alias or name) for name, field in Settings.model_fields.items() if name not in NOT_INPUTS
 }
