@@ -202,7 +202,9 @@ class Settings(BaseModel):
 
     # Upload
     model_path: tuple[str, ...] = _input(
-        (), "Model files, folders or globs, one per line, relative to the workspace.", alias="model-path"
+        (),
+        "Model files, folders or globs, one per line, relative to the workspace (in GitHub Actions they must stay inside it).",
+        alias="model-path",
     )
     model_name: str = _input(
         "",

@@ -95,3 +95,35 @@ def test_errors_are_plain_text_with_their_percent_signs_and_no_secret(tmp_path: 
     assert "%25" not in proc.stdout
     assert WORKFLOW_COMMAND.search(proc.stdout) is None
     assert token not in proc.stdout + proc.stderr
+
+
+def test_an_absolute_model_path_outside_the_current_folder_is_uploaded(
+    action: ActionHarness, sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "runs" / "fraud"
+    lay_out(elsewhere)
+    args = ["upload", "--model-path", str(elsewhere / "model"), "--model-version", "3"]
+
+    proc = terminal(
+        action.workspace, action.home, *args, env={"JF_URL": sandbox.url, "JF_ACCESS_TOKEN": sandbox.admin_token}
+    )
+
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert SandboxClient(sandbox).files(STAGING) == sorted(f"model/3/{name}" for name in MODEL)
+
+
+def test_in_actions_a_model_path_outside_the_workspace_must_move_inside(action: ActionHarness, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "runs" / "fraud"
+    lay_out(elsewhere)
+
+    result = action.run({"stages": "upload", "model-path": str(elsewhere / "model")})
+
+    assert result.returncode == 1
+    assert result.errors == [
+        (
+            "Model files not usable",
+            f"model-path '{elsewhere / 'model'}' is outside the workspace: in GitHub Actions, model-path must be "
+            f"inside GITHUB_WORKSPACE ({action.workspace.resolve()}). Write or copy the model into the workspace "
+            "and give its path relative to it.",
+        )
+    ]

@@ -109,10 +109,41 @@ def test_a_symlink_leading_out_of_the_workspace_is_refused(ws: Path, tmp_path: P
     assert caught.value.message == f"{ws / 'model' / 'weights.bin'} leads outside the workspace (to {secret})"
 
 
-def test_a_path_climbing_out_of_the_workspace_is_refused(ws: Path, tmp_path: Path) -> None:
+def test_in_actions_a_path_climbing_out_of_the_workspace_is_refused_saying_it_must_be_inside(
+    ws: Path, tmp_path: Path
+) -> None:
     write(tmp_path / "other.bin")
-    with pytest.raises(ModelFilesError, match="leads outside the workspace"):
-        select_files(["../other.bin"], ws)
+    for line in ("../other.bin", str(tmp_path / "other.bin"), str(tmp_path / "*.bin")):
+        with pytest.raises(ModelFilesError) as caught:
+            select_files([line], ws)
+        assert caught.value.message == (
+            f"model-path {line!r} is outside the workspace: in GitHub Actions, model-path must be inside "
+            f"GITHUB_WORKSPACE ({ws})"
+        )
+
+
+def test_at_a_terminal_a_path_outside_the_current_folder_is_the_users_choice(ws: Path, tmp_path: Path) -> None:
+    weights = write(tmp_path / "elsewhere" / "model" / "weights.bin", b"w")
+    write(tmp_path / "elsewhere" / "model" / "config.json", b"{}")
+
+    by_folder = select_files([str(weights.parent)], ws, outside_allowed=True)
+    by_climbing = select_files(["../elsewhere/model/weights.bin"], ws, outside_allowed=True)
+
+    assert [(f.relative, f.local) for f in by_folder] == [
+        ("config.json", weights.parent / "config.json"),
+        ("weights.bin", weights),
+    ]
+    assert [f.relative for f in by_climbing] == ["weights.bin"]
+
+
+def test_at_a_terminal_a_link_leading_out_of_the_folder_typed_is_still_refused(ws: Path, tmp_path: Path) -> None:
+    secret = write(tmp_path / "secret" / "id_rsa")
+    model = tmp_path / "elsewhere" / "model"
+    model.mkdir(parents=True)
+    (model / "weights.bin").symlink_to(secret)
+    with pytest.raises(ModelFilesError) as caught:
+        select_files([str(model)], ws, outside_allowed=True)
+    assert caught.value.message == f"{model / 'weights.bin'} leads outside {model} (to {secret})"
 
 
 def test_a_symlink_inside_the_workspace_is_followed(ws: Path) -> None:

@@ -6,6 +6,10 @@ files), except version-control and Hugging Face cache folders; a glob keeps the 
 its first wildcard. The selection is sorted and de-duplicated, so two runs send the same list.
 Anything surprising stops here, before a byte leaves: nothing matched, an unreadable or special
 file, a symlink leading out of the workspace, two files wanting the same target path.
+
+In GitHub Actions every line must stay inside GITHUB_WORKSPACE. At a terminal, a path the user
+typed outside the current folder (`/data/model`, `../model`) is the user's choice; only symlinks
+found inside it that lead out of it are refused.
 """
 
 from __future__ import annotations
@@ -50,17 +54,36 @@ class ModelFile:
     size: int
 
 
-def select_files(lines: Sequence[str], workspace: Path) -> list[ModelFile]:
-    """Resolve every `model-path` line; raise ModelFilesError for anything unusable."""
+def select_files(lines: Sequence[str], workspace: Path, *, outside_allowed: bool = False) -> list[ModelFile]:
+    """Resolve every `model-path` line; raise ModelFilesError for anything unusable.
+
+    `outside_allowed` (outside GitHub Actions): a line may name a path outside `workspace`.
+    """
     root = workspace.resolve()
     chosen: dict[str, ModelFile] = {}
     for line in lines:
+        fence = _fence(line, root, outside_allowed=outside_allowed)
         found = list(_expand(line, root))
         if not found:
             raise ModelFilesError(_nothing_message(line, root), fix=FILES_FIX)
         for local, relative in found:
-            _add(chosen, _checked(local, relative, root))
+            _add(chosen, _checked(local, relative, fence, is_workspace=fence == root))
     return [chosen[key] for key in sorted(chosen)]
+
+
+def _fence(line: str, root: Path, *, outside_allowed: bool) -> Path:
+    """The folder no file of this line may lead out of: the workspace, or what the user typed."""
+    typed = Path(os.path.normpath(root / PurePosixPath(*_takewhile_literal(PurePosixPath(line).parts))))
+    if typed.is_relative_to(root) or typed.resolve().is_relative_to(root):
+        return root
+    if not outside_allowed:
+        raise ModelFilesError(
+            f"model-path {line!r} is outside the workspace: in GitHub Actions, model-path must be inside "
+            f"GITHUB_WORKSPACE ({root})",
+            fix="Write or copy the model into the workspace and give its path relative to it.",
+        )
+    real = typed.resolve()
+    return real if real.is_dir() else real.parent
 
 
 def _add(chosen: dict[str, ModelFile], file: ModelFile) -> None:
@@ -126,16 +149,17 @@ def _skipped(folder: Path) -> bool:
     return any(posix.endswith("/" + name) for name in SKIPPED_FOLDERS)
 
 
-def _checked(local: Path, relative: str, root: Path) -> ModelFile:
-    """The file, if it is a readable regular file inside the workspace."""
+def _checked(local: Path, relative: str, root: Path, *, is_workspace: bool = True) -> ModelFile:
+    """The file, if it is a readable regular file inside `root` (the workspace, or the folder typed)."""
     try:
         real = local.resolve(strict=True)
     except (OSError, RuntimeError):
         raise ModelFilesError(f"{local} cannot be read: it is a broken symlink", fix=FILES_FIX) from None
     if not real.is_relative_to(root):
+        where = "the workspace" if is_workspace else str(root)
         raise ModelFilesError(
-            f"{local} leads outside the workspace (to {real})",
-            fix="Copy the file into the workspace instead of linking to it; files outside it are never uploaded.",
+            f"{local} leads outside {where} (to {real})",
+            fix=f"Copy the file into {where} instead of linking to it; files outside it are never uploaded.",
         )
     mode = real.stat().st_mode
     if not stat.S_ISREG(mode):

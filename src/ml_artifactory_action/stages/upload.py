@@ -40,7 +40,9 @@ __all__ = ["SMALL_FILE", "UploadResult", "UploadedArtifact", "check_safety", "ru
 def run(ctx: StageContext) -> UploadResult:
     settings, runner = ctx.settings, ctx.runner
     folder = target_folder(settings)
-    files = select_files(settings.model_path, settings.github.workspace or Path.cwd())
+    files = select_files(
+        settings.model_path, settings.github.workspace or Path.cwd(), outside_allowed=not settings.github.in_actions
+    )
     runner.info(f"Selected {len(files)} files, {human_size(sum(f.size for f in files))}")
     unsafe = check_safety(files, settings, runner)
     single = _single_target(settings, files)
