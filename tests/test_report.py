@@ -9,7 +9,7 @@ from ml_artifactory_action.buildinfo.document import BuildArtifact
 from ml_artifactory_action.errors import GateFailedError
 from ml_artifactory_action.inputs import load_settings
 from ml_artifactory_action.model.thresholds import Threshold
-from ml_artifactory_action.report import MARKER, publish, render
+from ml_artifactory_action.report import MARKER, comment_marker, publish, render
 from ml_artifactory_action.runner import Runner
 from ml_artifactory_action.settings import Stage
 from ml_artifactory_action.stages.build_publish import BuildPublishResult
@@ -182,6 +182,28 @@ def test_on_a_pull_request_the_report_is_a_comment_updated_in_place(tmp_path: Pa
     assert "a-secret-value" not in comment["body"]
     assert [m for m, _ in github.requests] == ["GET", "POST", "GET", "PATCH"]
     assert second.runner.summary[-1].startswith(MARKER)
+
+
+def test_two_models_on_one_pull_request_each_keep_their_own_comment(tmp_path: Path) -> None:
+    with run_fake_github(TOKEN) as github:
+        env = pr_event(tmp_path) | {"GITHUB_API_URL": github.url}
+        for run, model in enumerate(["fraud-model", "churn-model", "fraud-model", "fraud-model-v2"]):
+            ctx = make_context(
+                tmp_path / str(run),
+                {"stages": "gate", "metrics-file": "m.json", "thresholds": "a>1", "github-token": TOKEN}
+                | {"model-name": model},
+                env=env,
+            )
+            ctx.state.results[Stage.GATE] = GATE
+            publish(ctx, None)
+
+    bodies = [c["body"] for c in github.issue_comments(42)]
+    assert [b.splitlines()[0] for b in bodies] == [
+        f"{MARKER}<!-- model=fraud-model -->",
+        f"{MARKER}<!-- model=churn-model -->",
+        f"{MARKER}<!-- model=fraud-model-v2 -->",
+    ]
+    assert comment_marker("a-->b") == f"{MARKER}<!-- model=a--%3Eb -->"
 
 
 def test_a_comment_refused_only_warns_and_other_events_post_nothing(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 One section per stage that produced a result (a failing gate or scan keeps its result, so its
 table is shown beside the error). On pull_request events the report is also posted as a comment,
-found again by the hidden `MARKER` and edited in place on later runs. Outside a runner (no
+found again by the hidden `MARKER` and the model's name (`comment_marker`), so each model of a
+pull request has its comment, edited in place on later runs. Outside a runner (no
 GITHUB_OUTPUT) the report is written to a file and the outputs are printed.
 """
 
@@ -12,6 +13,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from ml_artifactory_action.errors import ActionError, GitHubAPIError
 from ml_artifactory_action.runner import human_size
@@ -38,6 +40,11 @@ REPORT_FILE_PREFIX = "ml-artifactory-report-"
 def cell(text: object) -> str:
     """Text safe inside a Markdown table cell."""
     return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").strip()
+
+
+def comment_marker(model_name: str) -> str:
+    """The hidden first line of a model's PR comment: MARKER, then the model (quoted: no `-->` inside)."""
+    return f"{MARKER}<!-- model={quote(model_name, safe='')} -->"
 
 
 def failure_section(error: ActionError, stage: Stage | None = None) -> str:
@@ -243,11 +250,12 @@ def post_comment(ctx: StageContext, text: str) -> None:
     if api is None or number is None:
         ctx.runner.debug("No github-token: the report is not posted on the pull request.")
         return
-    body = ctx.runner.redact(text)
+    marker = comment_marker(ctx.settings.effective_model_name)
+    body = ctx.runner.redact(marker + text.removeprefix(MARKER))
     if len(body) > MAX_COMMENT_CHARS:
         body = body[:MAX_COMMENT_CHARS] + "\n\n…(truncated; the full report is in the job summary)\n"
     try:
-        url = api.upsert_comment(number, body, MARKER)
+        url = api.upsert_comment(number, body, marker)
     except GitHubAPIError as exc:
         ctx.runner.warning("Report not posted on the pull request", f"{exc.message} {exc.fix}")
         return

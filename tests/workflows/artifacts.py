@@ -14,7 +14,13 @@ GLOB_CHARS = re.compile(r"[*?\[]")
 
 
 def upload_artifact(workspace: Path, store: Path, step: str, with_: Mapping[str, str]) -> None:
-    """actions/upload-artifact: files are stored relative to the least common ancestor of the search paths."""
+    """actions/upload-artifact: files are stored relative to the least common ancestor of the search paths.
+
+    Its docs/MIGRATION.md: "In v4, Artifacts are immutable (unless deleted). So you must change each of
+    the uploaded Artifacts to have a different name": a second upload of a name in one run fails.
+    """
+    if (store / with_["name"]).exists() and with_.get("overwrite") != "true":
+        raise WorkflowError(f"step {step!r}: an artifact named {with_['name']!r} was already uploaded in this run")
     patterns = [line.strip() for line in with_.get("path", "").splitlines() if line.strip()]
     roots = [workspace / GLOB_CHARS.split(p, maxsplit=1)[0] for p in patterns]
     files = sorted({f for p in patterns for f in _matches(workspace, p)})

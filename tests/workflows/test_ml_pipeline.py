@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,8 @@ import httpx
 import pytest
 import yaml
 
+from tests.e2e.conftest import parse_file_command
+from tests.workflows.artifacts import upload_artifact
 from tests.workflows.conftest import PROVIDER, Platform
 from tests.workflows.declarations import WorkflowError, load
 from tests.workflows.simulator import ROOT, WorkflowSimulator
@@ -56,7 +59,9 @@ def build_statuses(platform: Platform, name: str, number: str) -> list[str]:
 
 
 def trained_sha256(simulator: WorkflowSimulator) -> str:
-    return hashlib.sha256((simulator.artifacts / "ml-model" / "model" / "model.safetensors").read_bytes()).hexdigest()
+    return hashlib.sha256(
+        (simulator.artifacts / "ml-model-fraud-model" / "model" / "model.safetensors").read_bytes()
+    ).hexdigest()
 
 
 def test_on_the_default_branch_it_trains_publishes_scans_stages_and_promotes(simulate: Any, platform: Platform) -> None:
@@ -100,7 +105,7 @@ def test_on_another_branch_it_publishes_to_staging_with_the_training_paths_but_d
     run = simulator.call(PIPELINE, pipeline_inputs(platform), {}, GRANTED)
 
     assert run.jobs["publish"].result == "success"
-    artifact = simulator.artifacts / "ml-model"
+    artifact = simulator.artifacts / "ml-model-fraud-model"
     stored = sorted(p.relative_to(artifact).as_posix() for p in artifact.rglob("*") if p.is_file())
     assert stored == ["metrics.json", "ml-pipeline-run.json", "model/config.json", "model/model.safetensors"]
     assert run.jobs["promote"].result == "skipped"
@@ -114,6 +119,34 @@ def test_on_another_branch_it_publishes_to_staging_with_the_training_paths_but_d
 # "When running on a schedule, the event payload does not contain any repository information such as
 # the default branch name."
 SCHEDULE_EVENT = {"schedule": "23 4 * * 1"}
+
+
+def artifact_name(model_name: str, tmp_path: Path) -> str:
+    """The train job's naming step, run as the runner runs a `run:` step."""
+    step = next(s for s in load(PIPELINE)["jobs"]["train"]["steps"] if s.get("id") == "artifact")
+    output = tmp_path / "github_output"
+    output.write_text("")
+    env = {"PATH": "/usr/bin:/bin", "GITHUB_OUTPUT": str(output), "GITHUB_REPOSITORY": "acme/fraud-model"}
+    script = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]]
+    subprocess.run(script, env=env | {"MODEL_NAME": model_name}, check=True)
+    return parse_file_command(output.read_text())["name"]
+
+
+def test_two_models_called_in_one_run_upload_artifacts_of_their_own(tmp_path: Path) -> None:
+    train = load(PIPELINE)["jobs"]["train"]
+    upload = next(s for s in train["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact@"))
+    assert upload["with"]["name"] == "${{ steps.artifact.outputs.name }}"
+    (tmp_path / "metrics.json").write_text("{}")
+    store = tmp_path / "artifacts"
+
+    names = [artifact_name(model, tmp_path) for model in ("fraud-model", "churn:model/v2", "")]
+    for name in names[:2]:
+        upload_artifact(tmp_path, store, "keep", {"name": name, "path": "metrics.json"})
+
+    assert names == ["ml-model-fraud-model", "ml-model-churn-model-v2", "ml-model-fraud-model"]
+    assert sorted(p.name for p in store.iterdir()) == ["ml-model-churn-model-v2", "ml-model-fraud-model"]
+    with pytest.raises(WorkflowError, match="an artifact named 'ml-model-fraud-model' was already uploaded"):
+        upload_artifact(tmp_path, store, "keep", {"name": names[2], "path": "metrics.json"})
 
 
 def test_a_failed_gate_stops_the_pipeline_before_anything_is_uploaded(simulate: Any, platform: Platform) -> None:
