@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 
 import pytest
 
 from artifactory_sandbox.testing import SandboxHandle
-from tests.e2e.conftest import FAKE_GITHUB_TOKEN, ActionHarness
+from tests.e2e.conftest import FAKE_GITHUB_TOKEN, ROOT, ActionHarness
 from tests.fakes.github_api import FakeGitHub, run_fake_github
 from tests.fakes.sandbox_client import SandboxClient
 
 MARKER = "<!-- ml-artifactory-action:report -->"
+README = (ROOT / "README.md").read_text(encoding="utf-8")
 PR = {"action": "synchronize", "number": 31, "pull_request": {"number": 31, "head": {"sha": "a" * 40}}}
 PR_ENV = {
     "GITHUB_EVENT_NAME": "pull_request",
@@ -20,6 +22,14 @@ PR_ENV = {
     "GITHUB_REF_NAME": "31/merge",
     "GITHUB_HEAD_REF": "feature/better-model",
 }
+
+
+def readme_titles(section: str) -> set[str]:
+    """The annotation titles README lists under `## <section>` (### headings, ' / ' between titles)."""
+    text = README.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    return {
+        title.strip() for heading in re.findall(r"^### (.+)$", text, re.MULTILINE) for title in heading.split(" / ")
+    }
 
 
 @pytest.fixture
@@ -91,6 +101,8 @@ def test_a_token_without_permissions_warns_and_the_run_still_passes(
         "GitHub deployment not recorded",
         "Report not posted on the pull request",
     ]
+    assert {title for title, _ in warnings} == readme_titles("Warnings that do not fail the run")
+    assert not {title for title, _ in warnings} & readme_titles("Troubleshooting")  # the failures, exit 1
     assert all("(403): Resource not accessible by integration" in message for _, message in warnings)
     assert result.outputs["promoted"] == "true"
     assert result.outputs["deployment-id"] == ""
