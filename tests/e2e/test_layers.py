@@ -119,3 +119,40 @@ def test_a_file_uploaded_with_allow_unsafe_pickle_that_only_xray_fails(
         assert ") | `posix.system` |" in report.split(flag)[1].split("###")[0]
         assert row in report
         assert "### :x: Xray scan fails the build" in report
+
+
+def test_files_uploaded_without_a_build_are_scanned_through_xrays_artifact_api(
+    action: ActionHarness, sandbox: SandboxHandle
+) -> None:
+    (action.workspace / "model").mkdir()
+    (action.workspace / "model" / "model.pkl").write_bytes(MALICIOUS)
+    (action.workspace / "model" / "config.json").write_text('{"features": 2}')
+    inputs = {"stages": "upload,scan", "model-path": "model", "allow-unsafe-pickle": "true"}
+
+    result = action.run(inputs)
+
+    assert result.returncode == 1
+    [(title, message)] = result.errors
+    assert title == "Xray scan failed"
+    assert message.startswith(
+        f"Xray's policy fails the 2 files uploaded to {STAGE}/fraud-model/7 with 1 violations:\n"
+        "- Critical security: Malicious model file model.pkl: loading it calls posix.system [SANDBOX-MALICIOUS-MODEL-"
+    )
+    assert result.outputs["scan-result"] == "fail"
+    [violation] = json.loads(result.outputs["violations"])
+    assert violation["components"][0]["id"].startswith("generic://sha256:")
+    client = SandboxClient(sandbox)
+    assert client.runs("fraud-model") == []  # no build was published or scanned
+    asked = [(r["method"], r["path"]) for r in client.requests() if r["path"].startswith("/xray/")]
+    assert ("POST", "/xray/api/v1/scanArtifact") in asked
+    assert ("POST", "/xray/api/v1/artifact/status") in asked
+    assert ("POST", "/xray/api/v2/summary/artifact") in asked
+    assert ("POST", "/xray/api/v1/violations") in asked
+    assert not any(path.startswith("/xray/api/v2/ci/build") for _, path in asked)
+
+    (action.workspace / "model" / "model.pkl").write_bytes(pickle.dumps({"weights": [0.5]}))
+    clean = action.run({"stages": "upload,scan", "model-path": "model", "build-number": "8"})
+
+    assert clean.returncode == 0, clean.log
+    assert clean.outputs["scan-result"] == "pass"
+    assert "Xray: passes; 0 violations, 0 vulnerabilities." in clean.stdout

@@ -217,7 +217,7 @@ def _timeout(name: str, number: str, waiter: Waiter) -> ScanTimeoutError:
 
 
 def parse_scan(body: Mapping[str, Any], *, has_fail_policy: bool = True) -> BuildScan:
-    violations = tuple(sorted((_violation(v) for v in body.get("violations") or []), key=_severity_rank))
+    violations = tuple(sorted((_violation(v) for v in body.get("violations") or []), key=severity_rank))
     return BuildScan(
         status=str(body.get("status", "completed")),
         fail_build=bool(body.get("fail_build", False)),
@@ -245,6 +245,6 @@ def _violation(raw: Mapping[str, Any]) -> Violation:
     )
 
 
-def _severity_rank(violation: Violation) -> int:
+def severity_rank(violation: Violation) -> int:
     severity = violation.severity.lower()
     return SEVERITY_ORDER.index(severity) if severity in SEVERITY_ORDER else len(SEVERITY_ORDER)

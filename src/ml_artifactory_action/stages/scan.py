@@ -1,6 +1,9 @@
 """scan: Xray's verdict on the published build; fail the run when Xray's policy says so.
 
-`fail-on-violations: false` reports the violations without failing. A dry run scans nothing.
+When this run uploads files but publishes no build (`stages` has upload and scan, not
+build-publish), Xray is asked about the uploaded files themselves (`artifactory.xray_artifacts`):
+any violation on them fails the scan. `fail-on-violations: false` reports the violations without
+failing. A dry run scans nothing.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ import json
 from dataclasses import dataclass
 
 from ml_artifactory_action.artifactory.xray import BuildScan, Violation, Waiter, scan_build
+from ml_artifactory_action.artifactory.xray_artifacts import ArtifactRef, scan_artifacts
 from ml_artifactory_action.errors import ScanFailedError
 from ml_artifactory_action.settings import Stage
 from ml_artifactory_action.stages.context import StageContext
@@ -28,21 +32,37 @@ class ScanResult:
 
 def run(ctx: StageContext) -> ScanResult:
     settings = ctx.settings
-    name, number = settings.effective_build_name, settings.effective_build_number
+    upload = ctx.state.get(Stage.UPLOAD)
+    if upload is not None and Stage.BUILD_PUBLISH not in settings.stages:
+        subject = f"the {len(upload.artifacts)} files uploaded to {upload.repo}/{upload.folder}"
+        refs = [ArtifactRef(a.repo, a.path, a.sha256) for a in upload.artifacts]
+
+        def scan() -> BuildScan:
+            return scan_artifacts(ctx.client, refs, Waiter(settings.scan_timeout), log=ctx.runner.info)
+    else:
+        name, number = settings.effective_build_name, settings.effective_build_number
+        subject = f"build {name} #{number}"
+
+        def scan() -> BuildScan:
+            return scan_build(
+                ctx.client, name, number, settings.project, Waiter(settings.scan_timeout), log=ctx.runner.info
+            )
+
     if settings.dry_run:
-        ctx.runner.info(
-            f"Dry run: would ask Xray to scan build {name} #{number} and wait up to {settings.scan_timeout} s."
-        )
+        ctx.runner.info(f"Dry run: would ask Xray to scan {subject} and wait up to {settings.scan_timeout} s.")
         return _finish(ctx, ScanResult("skipped"))
-    scan = scan_build(ctx.client, name, number, settings.project, Waiter(settings.scan_timeout), log=ctx.runner.info)
+    return _judge(ctx, subject, scan())
+
+
+def _judge(ctx: StageContext, subject: str, scan: BuildScan) -> ScanResult:
     result = _finish(ctx, ScanResult("fail" if scan.fail_build else "pass", scan))
     _log(ctx, scan)
-    if scan.fail_build and settings.fail_on_violations:
-        raise scan_failure(name, number, scan)
+    if scan.fail_build and ctx.settings.fail_on_violations:
+        raise scan_failure(subject, scan)
     if scan.fail_build:
         ctx.runner.warning(
             "Xray policy violations",
-            f"Xray's policy fails build {name} #{number} ({len(scan.violations)} violations); continuing because fail-on-violations is false.",
+            f"Xray's policy fails {subject} ({len(scan.violations)} violations); continuing because fail-on-violations is false.",
         )
     return result
 
@@ -66,13 +86,14 @@ def describe(violation: Violation) -> str:
     )
 
 
-def scan_failure(name: str, number: str, scan: BuildScan) -> ScanFailedError:
+def scan_failure(subject: str, scan: BuildScan) -> ScanFailedError:
+    """The error for a failing scan of `subject` ("build NAME #NUMBER", or the uploaded files)."""
     listed = "\n".join(f"- {describe(v)}" for v in scan.violations[:MAX_LISTED_VIOLATIONS])
     more = len(scan.violations) - MAX_LISTED_VIOLATIONS
     listed += f"\n- and {more} more" if more > 0 else ""
     details = f" Details: {scan.more_details_url}" if scan.more_details_url else ""
     return ScanFailedError(
-        f"Xray's policy fails build {name} #{number} with {len(scan.violations)} violations:\n{listed}\n{details}".rstrip(),
+        f"Xray's policy fails {subject} with {len(scan.violations)} violations:\n{listed}\n{details}".rstrip(),
         fix="Fix the violations (upgrade the components, replace the unsafe model file) and run again; nothing was promoted. Set fail-on-violations: false to report without failing.",
     )
 
