@@ -70,6 +70,10 @@ _log = logging.getLogger("picklescan")
 _log.setLevel(logging.ERROR)  # picklescan warns on every global it finds; the verdict says it
 
 
+class _NotCompressed(Exception):
+    """Content that started like a zlib stream but is none (nothing inflated)."""
+
+
 class ModelScanError(Exception):
     """The engine could not read a model file to its end; the message says which and why."""
 
@@ -100,12 +104,23 @@ def scan_stored(blob: Path, artifact_name: str) -> ModelVerdict:
     model_name = _model_name(name)
     if model_name is None:
         return ModelVerdict(name, scanned=False)
+    if blob.stat().st_size == 0:
+        return ModelVerdict(name, True)
     kind = _compression(blob)
-    with _decompressed(blob, name, kind) if kind else contextlib.nullcontext(blob) as readable:
-        findings = [*_pickle_findings(readable, model_name)]
-        if zipfile.is_zipfile(readable):
-            findings += _keras_findings(readable, name)
-    return ModelVerdict(name, True, tuple(findings))
+    if kind:
+        try:
+            with _decompressed(blob, name, kind) as readable:
+                return ModelVerdict(name, True, _findings(readable, model_name, name))
+        except _NotCompressed:
+            pass  # two bytes that only looked like a zlib header
+    return ModelVerdict(name, True, _findings(blob, model_name, name))
+
+
+def _findings(readable: Path, model_name: str, name: str) -> tuple[ModelFinding, ...]:
+    findings = [*_pickle_findings(readable, model_name)]
+    if zipfile.is_zipfile(readable):
+        findings += _keras_findings(readable, name)
+    return tuple(findings)
 
 
 def _model_name(name: str) -> str | None:
@@ -196,6 +211,8 @@ def _decompressed(path: Path, name: str, kind: str) -> Iterator[Path]:
                         raise ModelScanError(f"{name} decompresses to more than {MAX_DECOMPRESSED_BYTES} bytes")
                     out.write(chunk)
         except (OSError, EOFError, zlib.error, lzma.LZMAError) as err:
+            if kind == "zlib" and total == 0:  # a 2-byte sniff: not a zlib stream after all
+                raise _NotCompressed from err
             raise ModelScanError(f"cannot decompress {name} ({kind}): {err}") from err
         yield target
 

@@ -149,6 +149,16 @@ def test_files_that_are_not_models_are_not_scanned(tmp_path: Path) -> None:
         assert scan_stored(blob, name).scanned is False
 
 
+def test_ordinary_binaries_with_model_names_are_not_errors(tmp_path: Path) -> None:
+    for name, data in {
+        "model.pb": b"\x08\x01\x12\x04test" * 20,
+        "model.h5": b"\x89HDF\r\n\x1a\n" + b"\x00" * 500,
+        "empty.pkl": b"",
+        "tokens.dat": b"x\x9c\xff\xff" + b"\x00" * 40,  # starts like a zlib header, is none
+    }.items():
+        assert verdict_names(tmp_path, name, data) == set(), name
+
+
 def test_content_that_cannot_be_read_to_its_end_is_a_scan_error(tmp_path: Path) -> None:
     blob = tmp_path / "blob"
     blob.write_bytes(zlib.compress(OS_SYSTEM)[:-4])
