@@ -70,18 +70,24 @@ class ArtifactoryClient:
         action: str = "",
         expect: tuple[int, ...] = (),
         retry: bool = True,
+        signed_url: str | None = None,
     ) -> httpx.Response:
         """Send a request, retrying transient failures; raise our error for any other failure.
 
         `body` may be a callable returning a fresh body for every attempt (a file is re-read from
         its start). Statuses in `expect` are returned to the caller instead of raised.
+        `signed_url` replaces `path` with a URL the server handed out that carries its own proof
+        (a git LFS upload URL): it is sent without the JFrog credentials, wherever it points.
         """
-        url = self.url(service, path)
+        url = signed_url or self.url(service, path)
+        credentials = signed_url is None
         policy = self.policy if retry else RetryPolicy(attempts=1)
         try:
             for attempt in attempts(policy, lambda exc: self._log_retry(method, url, exc)):
                 with attempt:
-                    response = self._send(method, url, body=body, json=json, params=params, headers=headers)
+                    response = self._send(
+                        method, url, body=body, json=json, params=params, headers=headers, credentials=credentials
+                    )
                     if response.status_code not in expect and is_transient_status(response.status_code):
                         raise TransientHTTPError(response)
         except TransientHTTPError as exc:
@@ -104,10 +110,11 @@ class ArtifactoryClient:
         json: Any,
         params: dict[str, str] | None,
         headers: dict[str, str] | None,
+        credentials: bool = True,
     ) -> httpx.Response:
         content = body() if callable(body) else body
         request = self.http.build_request(method, url, content=content, json=json, params=params, headers=headers)
-        response = self.http.send(request)
+        response = self.http.send(request) if credentials else self.http.send(request, auth=None)
         response.read()
         return response
 

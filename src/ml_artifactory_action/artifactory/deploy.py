@@ -146,7 +146,7 @@ def deploy_each(
     `done` gathers each success as it happens, so that whatever stops the run (a failure, Ctrl-C)
     leaves the caller a complete list of what to remove.
     """
-    if workers == 1 or len(items) == 1:
+    if workers == 1 or len(items) <= 1:
         for item in items:
             done.append(_named(work, item, name))
         return

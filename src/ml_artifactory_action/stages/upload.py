@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ml_artifactory_action.artifactory import storage
+from ml_artifactory_action.artifactory import huggingface, storage
 from ml_artifactory_action.artifactory.models import METRIC_PREFIX, metric_key
 from ml_artifactory_action.artifactory.properties import Properties, from_mapping, merge
 from ml_artifactory_action.errors import ConfigError, UnsafeModelError
@@ -22,6 +22,7 @@ from ml_artifactory_action.model.hash_cache import HashCache
 from ml_artifactory_action.model.pickle_policy import refusal_advice
 from ml_artifactory_action.runner import Runner, human_size
 from ml_artifactory_action.settings import Settings, Stage
+from ml_artifactory_action.stages import upload_hf
 from ml_artifactory_action.stages.context import StageContext
 from ml_artifactory_action.stages.upload_result import (
     CANNOT_BE_CHECKED,
@@ -48,7 +49,8 @@ def run(ctx: StageContext) -> UploadResult:
     single = _single_target(settings, files)
     props = upload_properties(settings, files, ctx.state.get(Stage.GATE), ctx.state.build_timestamp, runner)
     client = ctx.client
-    storage.require_deployable(client, settings.repo)
+    if storage.require_deployable(client, settings.repo).package_type == huggingface.PACKAGE_TYPE:
+        return _publish_hf(ctx, files, props, unsafe)
     cache = HashCache(settings.hash_cache_dir)
     try:
         plans = [plan_file(f, single or target_of(folder, f), cache) for f in files]
@@ -69,6 +71,27 @@ def run(ctx: StageContext) -> UploadResult:
     )
     if not settings.dry_run:
         set_outputs(runner, result)
+    return result
+
+
+def _publish_hf(
+    ctx: StageContext, files: Sequence[ModelFile], props: Properties, unsafe: dict[Path, tuple[str, ...]]
+) -> UploadResult:
+    """A Hugging Face repository: the files become one revision of `model-name`."""
+    settings = ctx.settings
+    file_props = unsafe_globals_properties(unsafe)
+    folder, artifacts = upload_hf.publish(ctx.client, settings, ctx.runner, files, props=props, file_props=file_props)
+    result = UploadResult(
+        repo=settings.repo,
+        folder=folder,
+        model_url=storage.download_url(ctx.client, settings.repo, folder),
+        artifacts=tuple(flag_unsafe(a, unsafe) for a in artifacts),
+        properties=props,
+        build_timestamp=ctx.state.build_timestamp,
+        dry_run=settings.dry_run,
+    )
+    if not settings.dry_run:
+        set_outputs(ctx.runner, result)
     return result
 
 

@@ -1,0 +1,150 @@
+"""Hugging Face repositories through every stage, run as the runner runs the action.
+
+upload publishes one revision through the Hugging Face protocol (model-name `org/name`, the
+revision from the commit), build-publish, scan and promote carry it from a dev to a prod
+`huggingfaceml` repository, resolve downloads it, and the real `huggingface_hub` (when its venv is
+there, as in `make test`) gets exactly the uploaded files with `snapshot_download` from prod.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from artifactory_sandbox.testing import SandboxHandle
+from tests.e2e.conftest import ActionHarness, ActionResult
+
+DEV, PROD = "hf-dev-local", "hf-prod-local"
+SHA = "3f786850e387550fdab836ed7e6dc881de23001b"  # GITHUB_SHA of the harness
+HF = "/artifactory/api/huggingfaceml"
+MODEL = {
+    "model.safetensors": b"\x08\x00\x00\x00\x00\x00\x00\x00{}      " + bytes(range(256)) * 64,
+    "config.json": b'{"model_type": "fraud"}',
+    "tokenizer/vocab.txt": b"a\nb\nc\n",
+}
+
+
+def _repos(sandbox: SandboxHandle) -> None:
+    headers = {"Authorization": f"Bearer {sandbox.admin_token}"}
+    with httpx.Client(base_url=sandbox.url, headers=headers, timeout=30) as admin:
+        for key in (DEV, PROD):
+            body = {"rclass": "local", "packageType": "huggingfaceml", "xrayIndex": True}
+            assert admin.put(f"/artifactory/api/repositories/{key}", json=body).status_code == 200
+
+
+def _workspace(action: ActionHarness) -> dict[str, str]:
+    for name, data in MODEL.items():
+        (action.workspace / "model" / name).parent.mkdir(parents=True, exist_ok=True)
+        (action.workspace / "model" / name).write_bytes(data)
+    return {name: hashlib.sha256(data).hexdigest() for name, data in MODEL.items()}
+
+
+def _run(action: ActionHarness, stages: str, **inputs: str) -> ActionResult:
+    given = {"stages": stages, "model-path": "model", "repo": DEV, "target-repo": PROD, "model-name": "acme/fraud"}
+    return action.run(given | {"download-dir": "serving"} | inputs)
+
+
+def _get(sandbox: SandboxHandle, path: str) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {sandbox.admin_token}"}
+    return httpx.get(f"{sandbox.url}{path}", headers=headers, timeout=30)
+
+
+def test_a_model_goes_from_dev_to_prod_hugging_face_repositories(action: ActionHarness, sandbox: SandboxHandle) -> None:
+    _repos(sandbox)
+    digests = _workspace(action)
+
+    result = _run(action, "upload,build-publish,scan,promote,resolve")
+
+    assert result.returncode == 0, result.log
+    assert result.errors == []
+    artifacts = result.json_output("artifacts")
+    assert sorted((a["path"].split("/", 4)[4], a["sha256"]) for a in artifacts) == sorted(digests.items())
+    assert all(a["path"].startswith(f"models/acme/fraud/{SHA}_") for a in artifacts)
+    assert result.outputs["promoted"] == "true"
+    served = {name: hashlib.sha256((action.workspace / "serving" / name).read_bytes()).hexdigest() for name in MODEL}
+    assert served == digests
+    # Promoted into prod, the revision answers the Hugging Face API there, with build properties on its files.
+    info = _get(sandbox, f"{HF}/{PROD}/api/models/acme/fraud/revision/{SHA}").json()
+    assert (info["sha"], sorted(s["rfilename"] for s in info["siblings"])) == (SHA, sorted(MODEL))
+    weights = _get(sandbox, f"{HF}/{PROD}/acme/fraud/resolve/{SHA}/model.safetensors")
+    assert weights.content == MODEL["model.safetensors"]
+    path = artifacts[0]["path"]
+    props = _get(sandbox, f"/artifactory/api/storage/{PROD}/{path}?properties").json()["properties"]
+    assert props["build.name"] == ["fraud-model"]
+    assert props["model.name"] == ["acme/fraud"]
+
+
+def test_a_second_upload_sends_only_what_changed(action: ActionHarness, sandbox: SandboxHandle) -> None:
+    _repos(sandbox)
+    _workspace(action)
+    assert _run(action, "upload").returncode == 0
+    (action.workspace / "model" / "config.json").write_bytes(b'{"model_type": "fraud", "v": 2}')
+
+    again = _run(action, "upload", **{"model-version": "v2"})
+
+    assert again.returncode == 0, again.log
+    assert "Deduplicated model.safetensors" in again.log
+    assert again.outputs["deduplicated-files"] == "1"
+    assert again.outputs["uploaded-bytes"] == str(
+        len(b'{"model_type": "fraud", "v": 2}') + len(MODEL["tokenizer/vocab.txt"])
+    )
+    assert all(a["path"].startswith("models/acme/fraud/v2_") for a in again.json_output("artifacts"))
+
+
+def test_dry_run_and_bad_model_names_change_nothing(action: ActionHarness, sandbox: SandboxHandle) -> None:
+    _repos(sandbox)
+    _workspace(action)
+
+    dry = _run(action, "upload", **{"dry-run": "true"})
+    bad = _run(action, "upload", **{"model-name": "fraud"})
+
+    assert dry.returncode == 0, dry.log
+    assert "model.safetensors (16.0 KiB): would be uploaded" in dry.log
+    assert bad.returncode == 1
+    assert len(bad.errors) == 1
+    assert "model-name" in bad.errors[0][0]
+    assert "organization/name" in bad.errors[0][1]
+    listing = _get(sandbox, f"/artifactory/api/storage/{DEV}?list&deep=1").json()
+    assert listing.get("files", []) == []
+
+
+def test_snapshot_download_from_prod_gets_exactly_the_uploaded_files(
+    action: ActionHarness, sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    venv = os.environ.get("HUGGINGFACE_HUB_VENV")
+    if not venv:
+        pytest.skip("HUGGINGFACE_HUB_VENV is not set: it names the virtualenv with huggingface-hub")
+    _repos(sandbox)
+    digests = _workspace(action)
+    assert _run(action, "upload,build-publish,promote").returncode == 0
+
+    driver = (
+        "import hashlib, json, pathlib, sys\n"
+        "from huggingface_hub import snapshot_download\n"
+        "root = pathlib.Path(snapshot_download('acme/fraud', revision=sys.argv[1], cache_dir=sys.argv[2]))\n"
+        "print(json.dumps({p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()"
+        " for p in root.rglob('*') if p.is_file()}))\n"
+    )
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "HF_ENDPOINT": f"{sandbox.url}{HF}/{PROD}",
+        "HF_TOKEN": sandbox.admin_token,
+        "HF_HUB_DISABLE_XET": "1",
+    }
+    done = subprocess.run(
+        [f"{venv}/bin/python", "-c", driver, SHA, str(tmp_path / "hf-cache")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == digests
