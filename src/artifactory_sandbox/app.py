@@ -30,6 +30,7 @@ class SandboxConfig:
     oidc_config_path: Path | None = None
     admin_token_generated: bool = False
     verbose: bool = False
+    aql_limit: int = 1000  # artifactory.search.userQueryLimit: rows an AQL answer holds at most
 
 
 @dataclass

@@ -6,6 +6,7 @@ linkage) are loaded for the page of rows afterwards, like Artifactory's nested r
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -21,6 +22,11 @@ from artifactory_sandbox.aql_sql import (
     main_fields,
 )
 
+# Artifactory's default for REST and AQL searches (`artifactory.search.userQueryLimit`, JFrog KB
+# "Maximum number of search queries": "For REST Api/AQL search the default maximum value of
+# results is 1000 entries."); a capped answer says so in `range.notification`.
+DEFAULT_QUERY_LIMIT = 1000
+TRIMMED_NOTICE = "AQL query reached the search hard limit, results are trimmed."
 PROPERTY_INCLUDES = frozenset({"property", "property.*", "property.key", "property.value", "@*"})
 ID_CHUNK = 500  # SQLite's bound-parameter limit is far above; keeps statements small
 MINIMAL_ITEM_FIELDS = ("repo", "path", "name")
@@ -41,16 +47,29 @@ class _Includes:
     relations: dict[str, list[str]] = field(default_factory=dict)  # "artifact" → field names
 
 
-def execute(conn: sqlite3.Connection, query: Query, is_admin: bool) -> dict[str, Any]:
-    """The AQL response body for `query` (raises `AqlError` for a refused query)."""
+def execute(
+    conn: sqlite3.Connection, query: Query, is_admin: bool, hard_limit: int = DEFAULT_QUERY_LIMIT
+) -> dict[str, Any]:
+    """The AQL response body for `query` (raises `AqlError` for a refused query).
+
+    At most `hard_limit` rows are answered: a query without `.limit()`, or with a larger one, that
+    finds more is cut there and `range` carries the notification and the limit.
+    """
     includes, fields = _resolve_includes(query)
     if query.domain == "items" and not is_admin:
         _require_minimal_fields(fields)
-    compiled = compile_query(query, fields)
+    capped = query.limit is None or query.limit > hard_limit
+    bounded = dataclasses.replace(query, limit=hard_limit + 1) if capped else query
+    compiled = compile_query(bounded, fields)
     rows = conn.execute(compiled.sql, compiled.params).fetchall()
+    trimmed = len(rows) > hard_limit
+    rows = rows[:hard_limit]
     results = [_main_row(row, fields, query.domain) for row in rows]
     _attach_includes(conn, query.domain, rows, results, includes)
-    return {"results": results, "range": _range(query, len(results))}
+    answer_range: dict[str, Any] = _range(query, len(results))
+    if trimmed:
+        answer_range |= {"limit": hard_limit, "notification": TRIMMED_NOTICE}
+    return {"results": results, "range": answer_range}
 
 
 def _resolve_includes(query: Query) -> tuple[_Includes, tuple[str, ...]]:

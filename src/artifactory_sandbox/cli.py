@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fail-severity", choices=SEVERITIES, default="high")
     parser.add_argument("--xray-index-delay", type=float, default=2.0, metavar="SECONDS")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    parser.add_argument("--aql-limit", type=int, default=1000, metavar="ROWS", help="most rows of an AQL answer")
     return parser
 
 
@@ -48,6 +49,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         advisories_path=args.advisories,
         oidc_config_path=args.oidc_config,
         verbose=args.verbose,
+        aql_limit=args.aql_limit,
     )
 
 

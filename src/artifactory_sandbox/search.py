@@ -34,7 +34,7 @@ def run_aql(req: Request, ctx: Sandbox) -> Response:
     try:
         query = aql.parse(text)
         with ctx.db.read() as conn:
-            answer = execute(conn, query, principal is not None and principal.is_admin)
+            answer = execute(conn, query, principal is not None and principal.is_admin, ctx.config.aql_limit)
     except aql.AqlError as err:
         return text_response(str(err), 400)
     return json_response(answer)

@@ -200,6 +200,26 @@ def test_sort_offset_limit_and_range(db: Database) -> None:
     assert names(latest) == ["README.md"]
 
 
+def test_answers_are_cut_at_the_search_limit_and_say_so(db: Database) -> None:
+    """JFrog "AQL Execution" sample of a capped answer: `"range": {"start_pos": 0, "end_pos": 1,
+    "total": 1, "limit": 5, "notification": "AQL query reached the search hard limit, results are
+    trimmed."}`; the limit is `artifactory.search.userQueryLimit` (default 1000)."""
+    with db.read() as conn:
+        everything = execute(conn, aql.parse('items.find({"repo":"models-local"})'), True)["results"]
+        capped = execute(conn, aql.parse('items.find({"repo":"models-local"}).sort({"$asc":["name"]})'), True, 2)
+        asked_more = execute(conn, aql.parse('items.find({"repo":"models-local"}).limit(9)'), True, 2)
+        within = execute(conn, aql.parse('items.find({"repo":"models-local"}).limit(2)'), True, 2)
+        exact = execute(conn, aql.parse('items.find({"repo":"models-local"})'), True, len(everything))
+    notice = "AQL query reached the search hard limit, results are trimmed."
+    assert len(everything) > 2
+    assert names(capped) == sorted(names({"results": everything}))[:2]
+    assert capped["range"] == {"start_pos": 0, "end_pos": 2, "total": 2, "limit": 2, "notification": notice}
+    assert asked_more["range"]["notification"] == notice
+    assert asked_more["range"]["limit"] == 2
+    assert "notification" not in within["range"]  # the query's own limit is below the cap
+    assert "notification" not in exact["range"]  # exactly the cap: nothing was cut
+
+
 def test_builds_domain(db: Database) -> None:
     answer = run(db, 'builds.find({"name":{"$match":"fr*"}}).include("name","number","url","property")')
     assert answer["results"] == [{

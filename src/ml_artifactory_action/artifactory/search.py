@@ -20,23 +20,66 @@ ITEM_FIELDS = ("repo", "path", "name", "type", "size", "sha256", "actual_sha1", 
 # Artifactory refuses longer queries by default (`aql.search.query.max.length`, 6000 characters);
 # many files are asked about in several queries, each kept under this.
 MAX_QUERY_CHARS = 5000
+# Rows asked per page: within Artifactory's default search limit (1000), so a page is cut only
+# by a server configured lower, and then the next page starts after what it did answer.
+PAGE_ROWS = 1000
+STABLE_ORDER = '.sort({"$asc":["repo","path","name"]})'
+PROPERTY_INCLUDE = '"property"'
+# What paging adds to a query at most (a 10-digit offset), kept inside MAX_QUERY_CHARS too.
+PAGE_SUFFIX_CHARS = len(f"{STABLE_ORDER}.offset({10**10}).limit({PAGE_ROWS})")
 
 
 def aql(client: ArtifactoryClient, query: str, *, action: str = "searching Artifactory (AQL)") -> list[dict[str, Any]]:
-    """Run one AQL query; the `results` list of the answer."""
+    """Run one AQL query to its end: the `results` of every page of the answer.
+
+    Artifactory cuts an answer at its search limit (`artifactory.search.userQueryLimit`, 1000 rows
+    by default) and says so only in `range.notification`. A query without properties is asked page
+    by page (sorted by repo, path and name, `.offset().limit()`), each page starting after the rows
+    already read. One that includes properties cannot be paged (Artifactory applies sort and limit
+    to its property rows; the JFrog CLI drops `property` from such queries for that reason), so a
+    trimmed answer to it is refused rather than acted on.
+    """
+    if PROPERTY_INCLUDE in query:
+        rows, trimmed = _answer(client, query, action)
+        if trimmed:
+            raise _trimmed(action, len(rows))
+        return rows
+    rows = []
+    while True:
+        page, trimmed = _answer(client, f"{query}{STABLE_ORDER}.offset({len(rows)}).limit({PAGE_ROWS})", action)
+        rows += page
+        if not trimmed and len(page) < PAGE_ROWS:
+            return rows
+        if not page:
+            raise _trimmed(action, len(rows))
+
+
+def _answer(client: ArtifactoryClient, query: str, action: str) -> tuple[list[dict[str, Any]], bool]:
+    """The rows of one answer, and whether the server says it cut them (`range.notification`)."""
     response = client.request(
         "POST", AQL_PATH, body=query.encode(), headers={"Content-Type": "text/plain"}, action=action
     )
     try:
-        results = response.json()["results"]
-    except (ValueError, KeyError, TypeError):
+        body = response.json()
+        results, answer_range = body["results"], body.get("range") or {}
+    except (ValueError, KeyError, TypeError, AttributeError):
         raise ArtifactoryError(
             f"{action}: the answer of {AQL_PATH} is not an AQL result: {response.text[:200]!r}",
             fix="Check that url points at a JFrog Platform (Artifactory under /artifactory).",
         ) from None
     if not isinstance(results, list):
         raise ArtifactoryError(f"{action}: `results` of {AQL_PATH} is not a list", fix="Check url.")
-    return [item for item in results if isinstance(item, dict)]
+    trimmed = isinstance(answer_range, dict) and bool(answer_range.get("notification"))
+    return [item for item in results if isinstance(item, dict)], trimmed
+
+
+def _trimmed(action: str, count: int) -> ArtifactoryError:
+    return ArtifactoryError(
+        f"{action}: Artifactory cut its answer at {count} results (its search limit), "
+        "so the list is incomplete and nothing was done with it",
+        fix="Raise the server's AQL result limit (artifactory.search.userQueryLimit in artifactory.system.properties), "
+        "or keep fewer files of this model in the repository.",
+    )
 
 
 def items_query(criteria: dict[str, Any], fields: Sequence[str] = ITEM_FIELDS) -> str:
@@ -119,7 +162,7 @@ def or_queries(
     def query(batch: list[dict[str, Any]]) -> str:
         return items_query({**(base or {}), "type": "file", "$or": batch}, fields)
 
-    empty = len(query([]))
+    empty = len(query([])) + PAGE_SUFFIX_CHARS
     batch: list[dict[str, Any]] = []
     length = empty
     for term in terms:
