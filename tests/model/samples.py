@@ -633,14 +633,14 @@ P0_AFTER_LONG_FLOAT = LONG_FLOAT + P0_SYSTEM + STOP
 P0_AFTER_PADDED_INT = PADDED_INT + P0_SYSTEM + STOP
 
 
-def safetensors_lookalike(import_at: int = 100_000) -> bytes:
+def safetensors_lookalike(import_at: int = 100_000, payload: bytes | None = None) -> bytes:
     """Sniffs as safetensors (an 89 MB header length, then `{`) yet unpickles, importing past `import_at`.
 
     The length's bytes are PROTO 2 and a SHORT_BINSTRING of five bytes that swallows the `{`.
     """
     head = PROTO2 + b"U\x05\x00\x00\x00\x00{" + b"0"
     padding = b"B" + struct.pack("<I", import_at) + b"\x00" * import_at + b"0"
-    return head + padding + system_call() + STOP
+    return head + padding + (payload or system_call()) + STOP
 
 
 def keras_with_junk_in_tar_gz(path: Path) -> bytes:
