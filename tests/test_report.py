@@ -261,3 +261,31 @@ def test_outside_actions_the_report_goes_to_a_file_and_outputs_are_printed(tmp_p
     assert Path(report_line.removeprefix("Report: ")).read_text().startswith(MARKER)
     assert "Output gate-passed: true" in lines
     Path(report_line.removeprefix("Report: ")).unlink()
+
+
+def test_files_uploaded_with_allow_unsafe_pickle_open_the_report(tmp_path: Path) -> None:
+    from ml_artifactory_action.stages.upload_result import UploadedArtifact, UploadResult  # noqa: PLC0415
+
+    def artifact(path: str, unsafe: tuple[str, ...] = ()) -> UploadedArtifact:
+        url = f"https://acme.jfrog.io/artifactory/stage/{path}"
+        return UploadedArtifact(path, "stage", path, 10, "1", "2" * 64, "3", url, True, unsafe_globals=unsafe)
+
+    ctx = full_context(tmp_path)
+    artifacts = (
+        artifact("fraud-model/7/config.json"),
+        artifact("fraud-model/7/m.pkl", ("posix.system", "builtins.eval")),
+    )
+    ctx.state.results[Stage.UPLOAD] = UploadResult("stage", "fraud-model/7", "https://x", artifacts, (), "1")
+
+    text = render(ctx)
+
+    flag = "### :warning: 1 model files that run code when loaded were uploaded (allow-unsafe-pickle)"
+    assert text.index(flag) < text.index("### :white_check_mark: Quality gate passed")
+    assert "Each carries the property `model.unsafe-globals`. Review them before approving the promotion." in text
+    assert (
+        "| [fraud-model/7/m.pkl](https://acme.jfrog.io/artifactory/stage/fraud-model/7/m.pkl) | `posix.system`, `builtins.eval` |"
+        in text
+    )
+    assert "| sent :warning: runs code when loaded |" in text
+    ctx.state.results[Stage.UPLOAD] = UploadResult("stage", "fraud-model/7", "https://x", artifacts[:1], (), "1")
+    assert ":warning:" not in render(ctx)

@@ -424,6 +424,8 @@ def test_allow_unsafe_pickle_uploads_with_a_warning(
     [(level, title, message)] = stage.runner.annotations
     assert (level, title) == ("warning", "Unsafe model files uploaded")
     assert "extra.pkl" in message
+    assert server.properties(f"{FOLDER}/extra.pkl")["model.unsafe-globals"] == ["posix.system"]
+    assert "model.unsafe-globals" not in server.properties(f"{FOLDER}/config.json")
 
 
 def test_an_unknown_repository_is_a_config_error(stage: Stage_, server: Server, model: dict[str, bytes]) -> None:
