@@ -329,6 +329,12 @@ class Settings(BaseModel):
         alias="deployment-environment",
         action_default="production",
     )
+    create_deployment: Bool = _input(
+        True,
+        "Record the promotion as a GitHub deployment. Set false in a job with `environment:`: GitHub records that job's deployment itself (give the environment's `url:` this step's build-url output).",
+        alias="create-deployment",
+        action_default="true",
+    )
 
     # Resolve
     download_dir: Path = _input(

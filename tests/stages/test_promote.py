@@ -68,11 +68,31 @@ def test_a_build_is_dry_run_then_promoted_with_properties_and_a_deployment(tmp_p
     assert deployment["sha"] == COMMIT_7
     assert deployment["payload"] == {"build_name": "fraud-model", "build_number": "7", "target_repo": PROD}
     assert github.statuses[deployment["id"]][0]["environment_url"] == result.build_url
-    assert ctx.runner.outputs == {"promoted": "true", "promoted-build": "7", "deployment-id": str(deployment["id"])}
+    assert ctx.runner.outputs == {
+        "promoted": "true",
+        "promoted-build": "7",
+        "build-url": result.build_url,
+        "deployment-id": str(deployment["id"]),
+    }
     assert (
         result.build_url
         == "https://acme.jfrog.io/ui/builds/fraud-model/7/1714557600000/published?buildRepo=artifactory-build-info"
     )
+
+
+def test_in_a_job_with_an_environment_the_action_leaves_the_deployment_to_github(
+    tmp_path: Path, github: FakeGitHub
+) -> None:
+    rows = [item_row(STAGE, "fraud-model/7/model.pkl", "fraud-model", "7")]
+    fake = jfrog(rows, {"7": {"vcs": [{"revision": COMMIT_7}]}})
+    ctx = context(tmp_path, fake, github, **{"create-deployment": "false"})
+
+    result = promote.run(ctx)
+
+    assert result.changed
+    assert github.deployments == {}
+    assert ctx.runner.outputs["deployment-id"] == ""
+    assert ctx.runner.outputs["build-url"] == result.build_url  # for the environment's `url:`
 
 
 def test_a_done_promotion_changes_nothing(tmp_path: Path, github: FakeGitHub) -> None:
@@ -116,7 +136,12 @@ def test_the_dry_run_input_only_asks_the_server(tmp_path: Path, github: FakeGitH
 
     assert [body["dryRun"] for body in fake.json_sent("POST", PROMOTE)] == [True]
     assert github.deployments == {}
-    assert ctx.runner.outputs == {"promoted": "false", "promoted-build": "7", "deployment-id": ""}
+    assert ctx.runner.outputs == {
+        "promoted": "false",
+        "promoted-build": "7",
+        "build-url": result.build_url,
+        "deployment-id": "",
+    }
     assert not result.changed
 
 

@@ -12,6 +12,10 @@ What the runner does that matters for a wrong workflow, and that this simulator 
 - Our action's steps run the entrypoint through the e2e harness (`python -m ml_artifactory_action`
   with `INPUT_<NAME>` variables, action.yml's defaults for inputs not given); every `with:` key
   must be an input of action.yml. The job's ID token is there only if the job has id-token: write.
+- A job with `environment:` makes a GitHub deployment of its own ("When a workflow references an
+  environment, the environment will appear in the repository's deployments"; the environment's `url`
+  "will appear on the deployments page"): one is created in the fake GitHub API when the job starts,
+  with a success status carrying the evaluated `url` when it ends.
 - actions/checkout copies the repository, setup-python puts this interpreter first on PATH,
   upload-artifact/download-artifact keep files between jobs with upload-artifact's rule that paths
   are stored relative to the least common ancestor of the search paths.
@@ -30,8 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from artifactory_sandbox.issuer import IssuerHandle
-from tests.e2e.conftest import ActionHarness, ActionResult, action_defaults, parse_file_command
+from tests.e2e.conftest import FAKE_GITHUB_TOKEN, ActionHarness, ActionResult, action_defaults, parse_file_command
 from tests.workflows.artifacts import download_artifact, upload_artifact
 from tests.workflows.declarations import WorkflowError, check_inputs, check_permissions, load
 from tests.workflows.expressions import condition, interpolate, to_string
@@ -42,6 +48,7 @@ OUR_WORKFLOW = re.compile(r"^[\w.-]+/ml-artifactory-action/\.github/workflows/(?
 CHECKOUT, SETUP_PYTHON = "actions/checkout@", "actions/setup-python@"
 UPLOAD_ARTIFACT, DOWNLOAD_ARTIFACT = "actions/upload-artifact@", "actions/download-artifact@"
 RUN_TIMEOUT_S = 120
+GITHUB_MADE = "made by GitHub for the job's environment"
 
 
 @dataclass
@@ -204,6 +211,7 @@ class WorkflowSimulator:
             k: to_string(interpolate(v, ctx)) for k, v in ((spec.get("env") or {}) | (job.get("env") or {})).items()
         }
         self._reset_workspace()
+        deployment = self._environment_deployment(record.environment)
         for index, step in enumerate(job["steps"]):
             if not condition(step.get("if"), ctx):
                 continue
@@ -213,9 +221,31 @@ class WorkflowSimulator:
                 ctx["steps"][step["id"]] = {"outputs": outputs, "outcome": "success" if ok else "failure"}
             if not ok:
                 record.result = "failure"
+                self._deployment_status(deployment, "failure", "")
                 return record
         record.outputs = {k: to_string(interpolate(v, ctx)) for k, v in (job.get("outputs") or {}).items()}
+        environment = job.get("environment")
+        url = environment.get("url", "") if isinstance(environment, Mapping) else ""
+        self._deployment_status(deployment, "success", to_string(interpolate(url, ctx)))
         return record
+
+    def _environment_deployment(self, environment: str) -> str:
+        """GitHub's own deployment of a job that references an environment (its statuses URL, or '')."""
+        if not environment:
+            return ""
+        answer = httpx.post(
+            f"{self.github_api_url}/repos/{self.github['repository']}/deployments",
+            json={"ref": self.github["sha"], "environment": environment, "description": GITHUB_MADE},
+            headers={"Authorization": f"token {FAKE_GITHUB_TOKEN}"},
+        )
+        answer.raise_for_status()
+        return str(answer.json()["statuses_url"])
+
+    def _deployment_status(self, statuses_url: str, state: str, environment_url: str) -> None:
+        if statuses_url:
+            body = {"state": state} | ({"environment_url": environment_url} if environment_url else {})
+            answer = httpx.post(statuses_url, json=body, headers={"Authorization": f"token {FAKE_GITHUB_TOKEN}"})
+            answer.raise_for_status()
 
     def _jobs_context(self, run: Mapping[str, JobRecord]) -> dict[str, Any]:
         return {name: {"result": job.result, "outputs": job.outputs} for name, job in run.items()}

@@ -15,7 +15,7 @@ from tests.e2e.conftest import parse_file_command
 from tests.workflows.artifacts import upload_artifact
 from tests.workflows.conftest import PROVIDER, Platform
 from tests.workflows.declarations import WorkflowError, load
-from tests.workflows.simulator import ROOT, WorkflowSimulator
+from tests.workflows.simulator import GITHUB_MADE, ROOT, WorkflowSimulator
 
 PIPELINE = ROOT / ".github" / "workflows" / "ml-pipeline.yml"
 TEMPLATE = ROOT / "workflows" / "train-and-publish.yml"
@@ -89,8 +89,11 @@ def test_on_the_default_branch_it_trains_publishes_scans_stages_and_promotes(sim
     promote = run.jobs["promote"]
     assert promote.environment == "production"
     assert promote.concurrency == "ml-promote-acme/fraud-model-fraud-model"
-    environments = [d["environment"] for d in platform.github.deployments.values()]
-    assert environments == ["staging", "production"]
+    deployments = list(platform.github.deployments.values())
+    assert [d["environment"] for d in deployments] == ["staging", "production"], "one deployment per promotion"
+    assert deployments[1]["description"] == GITHUB_MADE  # the environment's, with the build's link
+    [status] = platform.github.statuses[deployments[1]["id"]]
+    assert status["environment_url"].startswith(f"{platform.sandbox.url}/ui/builds/fraud-model/7/")
     for action in run.jobs["publish"].actions + run.jobs["promote"].actions:
         both = [message for level, title, message in action.annotations if title == "Two ways to log in"]
         assert len(both) == 1

@@ -8,13 +8,13 @@ import pytest
 
 from tests.workflows.conftest import PROVIDER, Platform
 from tests.workflows.declarations import WorkflowError
-from tests.workflows.simulator import ROOT
+from tests.workflows.simulator import GITHUB_MADE, ROOT
 from tests.workflows.test_ml_pipeline import GRANTED, PIPELINE, build_statuses, models_in, pipeline_inputs
 
 PROMOTE = ROOT / ".github" / "workflows" / "promote.yml"
 ROLLBACK = ROOT / ".github" / "workflows" / "rollback.yml"
 PROMOTE_TEMPLATE = ROOT / "workflows" / "promote-manual.yml"
-PROMOTE_GRANTED = {"id-token": "write", "deployments": "write"}
+PROMOTE_GRANTED = {"id-token": "write"}
 
 
 def publish(simulate: Any, platform: Platform, run_number: str, *, promote: bool = False) -> None:
@@ -51,7 +51,10 @@ def test_promote_by_number_then_latest_passing_then_roll_back(simulate: Any, pla
     assert job.outputs["promoted-build"] == "7"
     assert job.environment == "production"
     assert job.concurrency == "ml-rollback-acme/fraud-model-fraud-model"
-    assert [d["environment"] for d in platform.github.deployments.values()][-3:] == ["production"] * 3
+    # One GitHub deployment per promotion: the environment's (the action makes none in these jobs).
+    made = [(d["environment"], d["description"]) for d in platform.github.deployments.values()]
+    assert made[-3:] == [("production", GITHUB_MADE)] * 3
+    assert len(made) == 5  # and the two staging promotions of the pipeline runs
 
 
 def test_an_unknown_environment_from_a_caller_fails_with_one_error_before_any_promotion(

@@ -228,6 +228,9 @@ def recorded(ctx: StageContext, name: str, number: str, request: PromotionReques
 def _with_deployment(ctx: StageContext, result: PromoteResult, info: dict[str, object] | None) -> PromoteResult:
     """Record (or find) the GitHub deployment; a token without the permission only warns."""
     settings = ctx.settings
+    if not settings.create_deployment:
+        ctx.runner.debug("create-deployment is false: the job's environment records the GitHub deployment.")
+        return result
     from ml_artifactory_action.github_api import GitHubAPI  # noqa: PLC0415  PyGithub costs ~180 ms to import
 
     api = GitHubAPI.from_settings(settings)
@@ -264,4 +267,5 @@ def _revision(info: dict[str, object] | None) -> str:
 def _set_outputs(ctx: StageContext, result: PromoteResult) -> None:
     ctx.runner.set_output("promoted", "true" if result.promoted else "false")
     ctx.runner.set_output("promoted-build", result.build_number)
+    ctx.runner.set_output("build-url", result.build_url)
     ctx.runner.set_output("deployment-id", str(result.deployment_id) if result.deployment_id is not None else "")
