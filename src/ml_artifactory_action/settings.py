@@ -216,7 +216,12 @@ class Settings(BaseModel):
         "Model version; defaults to the run number (outside GitHub Actions: the time of the run, UTC, as YYYYMMDD.HHMMSS).",
         alias="model-version",
     )
-    repo: str = _input(STAGING_REPO, "Repository the model is uploaded to.", action_default=STAGING_REPO)
+    repo: str = _input(
+        STAGING_REPO,
+        "Repository the model is uploaded to. A Hugging Face (huggingfaceml) repository gets one revision through the"
+        " Hugging Face protocol: model-name is then 'organization/name', the revision model-version or the commit.",
+        action_default=STAGING_REPO,
+    )
     target_path: str = _input(
         "{model-name}/{model-version}/",
         "Path in the repository; {model-name} and {model-version} are replaced; folder structure is kept under it.",
