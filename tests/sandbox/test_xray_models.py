@@ -280,7 +280,7 @@ def imported_modules(source: str) -> set[str]:
 def test_no_sandbox_module_names_the_action_in_an_import() -> None:
     offenders = {
         path.name: sorted(name for name in imported_modules(path.read_text()) if name.split(".")[0] == "ml_artifactory_action")
-        for path in PACKAGE_DIR.glob("*.py")
+        for path in PACKAGE_DIR.rglob("*.py")
     }  # fmt: skip
     assert {name: found for name, found in offenders.items() if found} == {}
 
@@ -296,10 +296,10 @@ class Block:
 
 sys.meta_path.insert(0, Block())
 import artifactory_sandbox
-for module in pkgutil.iter_modules(artifactory_sandbox.__path__):
-    if module.name == "__main__":  # runs the server
+for module in pkgutil.walk_packages(artifactory_sandbox.__path__, "artifactory_sandbox."):
+    if module.name.endswith(".__main__"):  # runs the server
         continue
-    importlib.import_module(f"artifactory_sandbox.{module.name}")
+    importlib.import_module(module.name)
 from artifactory_sandbox.xray_models import scan_stored
 from pathlib import Path
 path = Path(sys.argv[1])
