@@ -99,10 +99,24 @@ def find(conn: sqlite3.Connection, repo: HfRepo, revision: str) -> Revision | No
     if named:
         return _revision(conn, repo, max(named, key=lambda row: str(row["name"])))
     if COMMIT_ID.fullmatch(revision):
+        folder = _folder_of_commit(conn, repo, revision)
         for row in rows:
-            if revision in items.properties(conn, row["id"]).get(SHA_PROPERTY, []):
+            if row["name"] == folder:
                 return _revision(conn, repo, row)
     return None
+
+
+def _folder_of_commit(conn: sqlite3.Connection, repo: HfRepo, sha: str) -> str | None:
+    """The revision folder whose files (or itself) carry commit id `sha`; promotion copies files only."""
+    row = conn.execute(
+        "SELECT i.path, i.name FROM properties p JOIN items i ON i.id = p.item_id"
+        " WHERE p.key = ? AND p.value = ? AND i.repo = ? AND (i.path = ? OR substr(i.path, 1, ?) = ?) LIMIT 1",
+        (SHA_PROPERTY, sha, repo.key, repo.base, len(repo.base) + 1, repo.base + "/"),
+    ).fetchone()
+    if row is None:
+        return None
+    relative = f"{row['path']}/{row['name']}"[len(repo.base) + 1 :]
+    return relative.split("/", 1)[0]
 
 
 def exists(conn: sqlite3.Connection, repo: HfRepo) -> bool:
@@ -149,11 +163,12 @@ def write(
     folder = _free_folder(conn, repo, revision, now)
     sha = revision if COMMIT_ID.fullmatch(revision) else _generated_sha(repo, folder, files)
     items.ensure_folder(conn, repo.key, folder, stamp)
+    props = {SHA_PROPERTY: [sha], REVISION_PROPERTY: [revision]}
     for path, digests in sorted(files.items()):
-        items.put_file(conn, RepoPath(repo.key, f"{folder}/{path}"), digests, {}, stamp)
+        file_id = items.put_file(conn, RepoPath(repo.key, f"{folder}/{path}"), digests, {}, stamp)
+        items.set_properties(conn, file_id, props)  # files carry them too: promotion copies files
     row = items.get(conn, repo.key, folder)
     assert row is not None
-    props = {SHA_PROPERTY: [sha], REVISION_PROPERTY: [revision]}
     if summary:
         props[MESSAGE_PROPERTY] = [summary[:1024]]
     items.set_properties(conn, row["id"], props)
@@ -184,8 +199,12 @@ def _revision_of(folder_name: str) -> str | None:
 
 
 def _revision(conn: sqlite3.Connection, repo: HfRepo, row: sqlite3.Row) -> Revision:
-    shas = items.properties(conn, row["id"]).get(SHA_PROPERTY) or [_revision_of(row["name"]) or ""]
-    return Revision(repo, items.full_path(row), shas[0], row["modified"], row["created"])
+    folder = items.full_path(row)
+    shas = items.properties(conn, row["id"]).get(SHA_PROPERTY)
+    if not shas:  # a promoted copy: the folder was made anew, its files kept their properties
+        files = [r for r in items.descendants(conn, repo.key, folder) if r["type"] == "file"]
+        shas = items.properties(conn, files[0]["id"]).get(SHA_PROPERTY) if files else None
+    return Revision(repo, folder, (shas or [_revision_of(row["name"]) or ""])[0], row["modified"], row["created"])
 
 
 def _digests(row: sqlite3.Row) -> Digests:

@@ -123,13 +123,18 @@ def test_snapshot_download_from_prod_gets_exactly_the_uploaded_files(
     _repos(sandbox)
     digests = _workspace(action)
     assert _run(action, "upload,build-publish,promote").returncode == 0
+    # A named revision: its commit id is generated, and still known in prod after the promotion.
+    named = _run(action, "upload,build-publish,promote", **{"model-version": "v2", "build-number": "8"})
+    assert named.returncode == 0, named.log
 
     driver = (
         "import hashlib, json, pathlib, sys\n"
-        "from huggingface_hub import snapshot_download\n"
+        "from huggingface_hub import HfApi, snapshot_download\n"
+        "seen = {'sha': HfApi().model_info('acme/fraud', revision=sys.argv[1]).sha}\n"
         "root = pathlib.Path(snapshot_download('acme/fraud', revision=sys.argv[1], cache_dir=sys.argv[2]))\n"
-        "print(json.dumps({p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()"
-        " for p in root.rglob('*') if p.is_file()}))\n"
+        "seen['files'] = {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()"
+        " for p in root.rglob('*') if p.is_file()}\n"
+        "print(json.dumps(seen))\n"
     )
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -138,13 +143,19 @@ def test_snapshot_download_from_prod_gets_exactly_the_uploaded_files(
         "HF_TOKEN": sandbox.admin_token,
         "HF_HUB_DISABLE_XET": "1",
     }
-    done = subprocess.run(
-        [f"{venv}/bin/python", "-c", driver, SHA, str(tmp_path / "hf-cache")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == digests
+    seen = {}
+    for revision in (SHA, "v2"):
+        done = subprocess.run(
+            [f"{venv}/bin/python", "-c", driver, revision, str(tmp_path / "hf-cache")],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        seen[revision] = json.loads(done.stdout)
+    assert seen[SHA] == {"sha": SHA, "files": digests}
+    assert seen["v2"]["files"] == digests
+    assert len(seen["v2"]["sha"]) == 40
+    assert seen["v2"]["sha"] != SHA
