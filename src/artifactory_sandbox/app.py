@@ -11,6 +11,7 @@ from typing import Any
 from .db import Database
 from .faults import FaultRegistry, RequestLog
 from .filestore import FileStore
+from .signed_blobs import SignedBlobServer
 
 DEFAULT_REPOS = ("ml-models-dev-local", "ml-models-staging-local", "ml-models-prod-local")
 
@@ -55,10 +56,21 @@ class Sandbox:
             files=FileStore(config.data_dir / "filestore"),
         )
 
+    _blobs: SignedBlobServer | None = field(default=None, repr=False)
+
     def now(self) -> datetime:
         return datetime.now(UTC)
 
+    def blob_store(self) -> SignedBlobServer:
+        """The cloud storage that redirecting repositories send downloads to (started on first use)."""
+        with self.lock:
+            if self._blobs is None:
+                self._blobs = SignedBlobServer(self.files, self.config.host)
+            return self._blobs
+
     def close(self) -> None:
+        if self._blobs is not None:
+            self._blobs.stop()
         self.db.close()
 
 

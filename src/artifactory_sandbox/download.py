@@ -16,7 +16,7 @@ from . import items
 from .app import iso_time
 from .http import HttpError, Request, Response, Route
 from .paths import RepoPath, repo_path
-from .repos import read_order, require_repo
+from .repos import get_repo, read_order, require_repo
 
 if TYPE_CHECKING:
     from .app import Sandbox
@@ -43,6 +43,8 @@ MIME_TYPES = {
     "csv": "text/csv",
 }
 NOT_FOUND = "File not found."
+# Repository flags that send downloads to the storage's signed URL instead of answering them.
+REDIRECT_FLAGS = ("downloadRedirect", "cdnRedirect")
 
 
 def mime_type(name: str) -> str:
@@ -92,7 +94,22 @@ def get(req: Request, ctx: Sandbox, **_: str) -> Response:
         if row is None or row["type"] == "folder":
             listed = items.children(conn, repo, where.path)
             return _listing(where, listed)
+        redirects = req.method == "GET" and _redirects(conn, repo)
+    if redirects:
+        return _redirect_to_storage(req, ctx, row)
     return _serve_file(req, ctx, row)
+
+
+def _redirects(conn: sqlite3.Connection, key: str) -> bool:
+    repo = get_repo(conn, key)
+    return repo is not None and any(repo.config.get(flag) is True for flag in REDIRECT_FLAGS)
+
+
+def _redirect_to_storage(req: Request, ctx: Sandbox, row: sqlite3.Row) -> Response:
+    """302 to a signed URL of the binary, as a repository with direct cloud-storage download does."""
+    with ctx.db.tx() as conn:
+        items.count_download(conn, row["id"], items.Stamp(req.user, iso_time(ctx.now())))
+    return Response(302, b"", {"Location": ctx.blob_store().signed_url(row["sha256"])})
 
 
 def _serve_file(req: Request, ctx: Sandbox, row: sqlite3.Row) -> Response:

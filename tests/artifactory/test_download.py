@@ -6,6 +6,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from artifactory_sandbox.testing import run_sandbox
+from ml_artifactory_action.artifactory.auth import BearerAuth
 from ml_artifactory_action.artifactory.client import ArtifactoryClient
 from ml_artifactory_action.artifactory.download import download_item, is_current
 from ml_artifactory_action.artifactory.models import Item
@@ -93,3 +95,74 @@ def test_a_connection_failure_names_the_url(tmp_path: Path) -> None:
     ):
         download_item(client, ITEM, tmp_path / "m.bin")
     assert leftovers(tmp_path) == []
+
+
+# Redirects. JFrog's client follows them for downloads (jfrog-client-go http/httpclient/client.go:
+# `downloadFile(..., followRedirect=true)`; jfrog-api.md 4.2: "a repository with direct cloud-storage
+# download (`downloadRedirect`) or CDN redirect answers a download with 302 to a signed storage URL").
+# Which credentials go along is decided as httpx decides for its own redirects (`_redirect_headers`:
+# "Strip Authorization headers when responses are redirected away from the origin").
+TOKEN = "Bearer download-token"
+
+
+def redirecting_server(location: str, seen: list[tuple[str, str | None, str | None]]) -> httpx.MockTransport:
+    """Artifactory at PLATFORM_URL answering the item with 302 to `location`, which serves CONTENT."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append((str(request.url), request.headers.get("Authorization"), request.headers.get("Cookie")))
+        if request.url.path == "/artifactory/prod/fraud/7/model one.bin":
+            return httpx.Response(302, headers={"Location": location})
+        return httpx.Response(200, content=CONTENT)
+
+    return httpx.MockTransport(handle)
+
+
+def redirected_client(transport: httpx.MockTransport) -> ArtifactoryClient:
+    http = httpx.Client(transport=transport, headers={"Authorization": TOKEN}, cookies={"SESSION": "s3cr3t"})
+    return ArtifactoryClient(PLATFORM_URL, http, policy=RetryPolicy(attempts=1))
+
+
+@pytest.mark.parametrize(
+    ("location", "credentials_at_target"),
+    [
+        ("/artifactory/storage/blob?signature=abc", True),  # same origin: kept, as httpx keeps them
+        ("https://storage.example.com/blob?signature=abc", False),  # another host: dropped
+        (f"{PLATFORM_URL}:8443/blob?signature=abc", False),  # same host, another port: another origin
+    ],
+)
+def test_a_redirected_download_sends_credentials_only_within_the_origin(
+    tmp_path: Path, location: str, credentials_at_target: bool
+) -> None:
+    seen: list[tuple[str, str | None, str | None]] = []
+    client = redirected_client(redirecting_server(location, seen))
+
+    assert download_item(client, ITEM, tmp_path / "m.bin") == len(CONTENT)
+
+    [(_, first_auth, first_cookie), (target, auth, cookie)] = seen
+    assert (first_auth, first_cookie) == (TOKEN, "SESSION=s3cr3t")
+    assert target == str(httpx.URL(f"{PLATFORM_URL}/artifactory/prod/fraud/7/x").join(location))
+    assert (auth is not None, cookie is not None) == (credentials_at_target, credentials_at_target)
+
+
+def test_endless_redirects_are_an_error(tmp_path: Path) -> None:
+    client = redirected_client(redirecting_server("/artifactory/prod/fraud/7/model%20one.bin", []))
+    with pytest.raises(ArtifactoryError, match="more than 5 redirects"):
+        download_item(client, ITEM, tmp_path / "m.bin")
+    assert leftovers(tmp_path) == []
+
+
+def test_a_repository_with_direct_cloud_storage_download_serves_through_its_signed_url(tmp_path: Path) -> None:
+    """The sandbox's redirecting repository: 302 to its storage on another port, which refuses any
+    Authorization header (as a pre-signed object-store URL does) and serves the blob."""
+    with run_sandbox(tmp_path / "sandbox") as sandbox:
+        headers = {"Authorization": f"Bearer {sandbox.admin_token}"}
+        with httpx.Client(base_url=sandbox.artifactory_url, headers=headers) as admin:
+            admin.put("/api/repositories/prod", json={"rclass": "local", "downloadRedirect": True}).raise_for_status()
+            admin.put("/prod/fraud/7/model%20one.bin", content=CONTENT).raise_for_status()
+            assert admin.get("/prod/fraud/7/model%20one.bin").status_code == 302
+        with httpx.Client(auth=BearerAuth(sandbox.admin_token), cookies={"SESSION": "s3cr3t"}) as http:
+            client = ArtifactoryClient(sandbox.url, http)
+            assert download_item(client, ITEM, tmp_path / "m.bin") == len(CONTENT)
+        storage = sandbox.server.ctx.blob_store()
+        assert [credentials for _, credentials in storage.seen] == [()]
+    assert (tmp_path / "m.bin").read_bytes() == CONTENT

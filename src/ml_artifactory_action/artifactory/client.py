@@ -6,9 +6,10 @@ JFrog. Tests swap the transport (`httpx.MockTransport`, pytest-httpx) or point i
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import ssl
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -37,6 +38,11 @@ UNTRUSTED_FIX = (
     "The server's TLS certificate is not trusted: if a private CA signed it, set ca-bundle to that CA's PEM file."
 )
 LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
+# Downloads follow redirects (direct cloud-storage download, CDN), as JFrog's own client does.
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 5
+# What carries JFrog credentials on a request besides the auth flow (kept off other origins).
+CREDENTIAL_HEADERS = ("Authorization", "Cookie", "X-JFrog-Art-Api")
 
 
 class ArtifactoryClient:
@@ -114,13 +120,53 @@ class ArtifactoryClient:
     ) -> httpx.Response:
         content = body() if callable(body) else body
         request = self.http.build_request(method, url, content=content, json=json, params=params, headers=headers)
-        response = self.http.send(request) if credentials else self.http.send(request, auth=None)
+        response = self._send_built(request, credentials=credentials)
         response.read()
         return response
+
+    def _send_built(self, request: httpx.Request, *, credentials: bool, stream: bool = False) -> httpx.Response:
+        """Send with the JFrog credentials (auth and the session's cookies), or with neither."""
+        if credentials:
+            return self.http.send(request, stream=stream)
+        for name in CREDENTIAL_HEADERS:
+            request.headers.pop(name, None)
+        return self.http.send(request, auth=None, stream=stream)
+
+    @contextlib.contextmanager
+    def download_stream(self, url: str) -> Iterator[httpx.Response]:
+        """GET `url` as a stream, following redirects as JFrog's client does for downloads.
+
+        A repository with direct cloud-storage download or a CDN answers with a redirect to a signed
+        storage URL. The credentials (Authorization and cookies) go along only while the redirect
+        stays on the same origin (scheme, host and port), as httpx decides for its own redirects;
+        once a redirect leaves it they are dropped for good (the signed URL is its own proof).
+        """
+        credentials = True
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self._send_built(self.http.build_request("GET", url), credentials=credentials, stream=True)
+            location = response.headers.get("Location")
+            if response.status_code not in REDIRECT_STATUSES or not location:
+                try:
+                    yield response
+                finally:
+                    response.close()
+                return
+            response.close()
+            target = response.url.join(location)
+            credentials = credentials and _same_origin(response.url, target)
+            url = str(target)
+        raise ArtifactoryError(
+            f"GET {safe_url(url)}: more than {MAX_REDIRECTS} redirects",
+            fix="Check the repository's redirect (direct cloud-storage download, CDN) settings.",
+        )
 
     def _log_retry(self, method: str, url: str, exc: BaseException) -> None:
         reason = f"HTTP {exc.response.status_code}" if isinstance(exc, TransientHTTPError) else type(exc).__name__
         self._log(f"Retrying {method} {safe_url(url)} after {reason}")
+
+
+def _same_origin(url: httpx.URL, other: httpx.URL) -> bool:
+    return (url.scheme, url.host, url.port) == (other.scheme, other.host, other.port)
 
 
 def tls_verify(ca_bundle: Path | None) -> ssl.SSLContext | bool:

@@ -1,5 +1,7 @@
 """Streaming downloads: fixed-size blocks to a temporary file, sha256 checked, then renamed.
 
+Redirects to a signed storage URL are followed (the client decides which credentials go along).
+
 A download that fails or does not match the checksum Artifactory recorded leaves nothing at the
 destination. A file already there with the right sha256 is not downloaded again.
 """
@@ -88,7 +90,7 @@ def _stream_to(client: ArtifactoryClient, url: str, out: BinaryIO, progress: Cal
     """Write the body to `out` block by block; transient failures propagate to be retried."""
     digest = hashlib.sha256()
     received = 0
-    with client.http.stream("GET", url) as response:
+    with client.download_stream(url) as response:
         if not response.is_success:
             response.read()
             if is_transient_status(response.status_code):
