@@ -8,6 +8,7 @@ there, as in `make test`) gets exactly the uploaded files with `snapshot_downloa
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -17,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from artifactory_sandbox.testing import SandboxHandle
+from artifactory_sandbox.testing import SandboxHandle, run_sandbox
 from tests.e2e.conftest import ActionHarness, ActionResult
 
 DEV, PROD = "hf-dev-local", "hf-prod-local"
@@ -159,3 +160,73 @@ def test_snapshot_download_from_prod_gets_exactly_the_uploaded_files(
     assert seen["v2"]["files"] == digests
     assert len(seen["v2"]["sha"]) == 40
     assert seen["v2"]["sha"] != SHA
+
+
+def test_configure_points_later_steps_at_a_cached_proxy_of_the_hub(
+    action: ActionHarness, sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    """Seed 003: the base model is pulled through Artifactory (HF_ENDPOINT from configure) and cached,
+    so a job still gets it while the hub is down."""
+    venv = os.environ.get("HUGGINGFACE_HUB_VENV")
+    if not venv:
+        pytest.skip("HUGGINGFACE_HUB_VENV is not set: it names the virtualenv with huggingface-hub")
+    base = {"config.json": b'{"base": true}', "model.safetensors": b"\x00base weights" * 100}
+    with run_sandbox(tmp_path / "hub-data") as hub:  # stands in for huggingface.co
+        _hub_model(hub, base)
+        _repos(sandbox)
+        remote = {"rclass": "remote", "url": f"{hub.url}{HF}/hub", "password": hub.admin_token}
+        _create(sandbox, "hf-remote", remote)
+        _create(sandbox, "hf-virtual", {"rclass": "virtual", "repositories": [DEV, "hf-remote"]})
+        result = action.run({"stages": "configure", "hf-repo": "hf-virtual"})
+        assert result.returncode == 0, result.log
+        first = _pull(venv, result.env_file, tmp_path / "cache-1")
+        hub_requests = len(hub.ctx.requests.entries())
+    second = _pull(venv, result.env_file, tmp_path / "cache-2")  # the hub is down now
+
+    digests = {name: hashlib.sha256(data).hexdigest() for name, data in base.items()}
+    assert first == second == digests
+    assert hub_requests > 0
+    assert result.env_file["HF_ENDPOINT"] == f"{sandbox.url}{HF}/hf-virtual"
+
+
+def _create(sandbox: SandboxHandle, key: str, config: dict[str, object]) -> None:
+    body = {"packageType": "huggingfaceml"} | config
+    headers = {"Authorization": f"Bearer {sandbox.admin_token}"}
+    response = httpx.put(f"{sandbox.url}/artifactory/api/repositories/{key}", json=body, headers=headers)
+    assert response.status_code == 200, response.text
+
+
+def _hub_model(hub: SandboxHandle, files: dict[str, bytes]) -> None:
+    """base/tiny on the stand-in hub, committed through its Hugging Face API (regular files inline)."""
+    _create(hub, "hub", {"rclass": "local"})
+    lines = [{"key": "header", "value": {"summary": "base"}}]
+    for name, data in files.items():
+        content = base64.b64encode(data).decode()
+        lines.append({"key": "file", "value": {"path": name, "content": content, "encoding": "base64"}})
+    response = httpx.post(
+        f"{hub.url}{HF}/hub/api/models/base/tiny/commit/main",
+        content="".join(json.dumps(line) + "\n" for line in lines),
+        headers={"Authorization": f"Bearer {hub.admin_token}", "Content-Type": "application/x-ndjson"},
+    )
+    assert response.status_code == 200, response.text
+
+
+def _pull(venv: str, exported: dict[str, str], cache: Path) -> dict[str, str]:
+    """snapshot_download('base/tiny') in a later step: only what configure exported, plus a cache."""
+    driver = (
+        "import hashlib, json, pathlib, sys\n"
+        "from huggingface_hub import snapshot_download\n"
+        "root = pathlib.Path(snapshot_download('base/tiny', cache_dir=sys.argv[1]))\n"
+        "print(json.dumps({p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in root.iterdir()}))\n"
+    )
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(cache)} | exported
+    done = subprocess.run(
+        [f"{venv}/bin/python", "-c", driver, str(cache)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
