@@ -98,6 +98,23 @@ def test_a_second_upload_sends_only_what_changed(action: ActionHarness, sandbox:
     assert all(a["path"].startswith("models/acme/fraud/v2_") for a in again.json_output("artifacts"))
 
 
+def test_upload_through_a_virtual_repository_lands_in_its_deployment_repository(
+    action: ActionHarness, sandbox: SandboxHandle
+) -> None:
+    _repos(sandbox)
+    digests = _workspace(action)
+    _create(sandbox, "hf-virtual", {"rclass": "virtual", "repositories": [DEV], "defaultDeploymentRepo": DEV})
+    _create(sandbox, "hf-virtual-bare", {"rclass": "virtual", "repositories": [DEV]})
+
+    result = _run(action, "upload", repo="hf-virtual")
+    bare = _run(action, "upload", repo="hf-virtual-bare")
+
+    assert result.returncode == 0, result.log
+    assert {(a["repo"], a["sha256"]) for a in result.json_output("artifacts")} == {(DEV, d) for d in digests.values()}
+    assert bare.returncode == 1
+    assert "without a default deployment repository" in bare.errors[0][1]
+
+
 def test_dry_run_and_bad_model_names_change_nothing(action: ActionHarness, sandbox: SandboxHandle) -> None:
     _repos(sandbox)
     _workspace(action)

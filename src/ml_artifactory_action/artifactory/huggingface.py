@@ -64,6 +64,17 @@ def endpoint(client: ArtifactoryClient, repo: str) -> str:
     return client.url("artifactory", f"api/huggingfaceml/{quote(repo, safe='')}")
 
 
+def deployment_repo(client: ArtifactoryClient, key: str) -> str | None:
+    """Where a commit to `key` lands: itself, or a virtual repository's default deployment repository
+    (None when it has none), as JFrog's CLI resolves it before `hf upload`."""
+    config = client.request("GET", f"api/repositories/{quote(key, safe='')}", action=f"reading repository {key}")
+    body = _object(config.json(), f"api/repositories/{key}")
+    if str(body.get("rclass", "local")) != "virtual":
+        return key
+    default = body.get("defaultDeploymentRepo")
+    return str(default) if default else None
+
+
 def upload_modes(client: ArtifactoryClient, target: HfTarget, files: Sequence[HfFile]) -> dict[str, str]:
     """`lfs` or `regular` for each file's path, as the server decides."""
     payload = {"files": [{"path": f.path, "sample": _sample(f.local), "size": f.size} for f in files]}

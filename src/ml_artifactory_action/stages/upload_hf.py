@@ -58,7 +58,14 @@ def publish(
     file_props: Mapping[str, Properties],
 ) -> tuple[str, list[UploadedArtifact]]:
     """Commit the files as one revision (or, in a dry run, say what would be sent)."""
-    target = target_of(settings, settings.repo)
+    repo = hf.deployment_repo(client, settings.repo)
+    if repo is None:
+        raise ConfigError(
+            "repo",
+            f"{settings.repo!r} is a virtual repository without a default deployment repository",
+            fix="Set its default deployment repository in Artifactory, or set repo to a local Hugging Face repository.",
+        )
+    target = target_of(settings, repo)
     hf_files = _hashed(files, HashCache(settings.hash_cache_dir), runner)
     runner.info(f"Publishing {target.repo_id} revision {target.revision} to {target.repo} (Hugging Face protocol)")
     wanted = hf.missing_objects(client, target, hf_files)
