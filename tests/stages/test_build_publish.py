@@ -69,8 +69,10 @@ def publish_context(tmp_path: Path, fake: FakeJFrog, **inputs: str):  # type: ig
 
 def test_the_build_info_links_files_commit_run_dependencies_and_filtered_env(tmp_path: Path) -> None:
     files = (artifact("fraud-model/7/model.pkl", "a" * 64), artifact("fraud-model/7/conf/cfg.json", "b" * 64))
+    wheel = {"repo": "pypi-remote-cache", "path": "numpy/1.26.4", "name": "numpy-1.26.4-cp311.whl",
+             "sha256": SHA_REQ, "actual_sha1": "d" * 40, "actual_md5": "d" * 32, "properties": []}  # fmt: skip
     fake = FakeJFrog()
-    fake.on("POST", AQL, Repos(on_server(*files)).answer)
+    fake.on("POST", AQL, Repos([*on_server(*files), wheel]).answer)
     fake.on("GET", BUILD_7, jfrog_error(404, "No build was found"))
     fake.on("PUT", BUILD, httpx.Response(204))
     ctx = publish_context(tmp_path, fake)
@@ -115,9 +117,12 @@ def test_the_build_info_links_files_commit_run_dependencies_and_filtered_env(tmp
         },
     ]
     assert module["dependencies"] == [
-        {"id": "numpy:1.26.4", "type": "pypi", "scopes": ["runtime"], "sha256": SHA_REQ},
+        # Artifactory links dependencies by sha1: taken from the file it holds with that sha256
+        {"id": "numpy:1.26.4", "type": "pypi", "scopes": ["runtime"], "sha1": "d" * 40, "sha256": SHA_REQ,
+         "md5": "d" * 32},
         {"id": "six:1.16.0", "type": "pypi", "scopes": ["runtime"]},
-    ]
+    ]  # fmt: skip
+    assert "1 of 2 dependencies are not files in Artifactory" in log_of(ctx)
     env = document["properties"]
     assert env["buildInfo.env.RUNNER_OS"] == "Linux"
     assert env["buildInfo.env.GITHUB_SHA"] == "3f786850e387550fdab836ed7e6dc881de23001b"

@@ -65,8 +65,7 @@ class BuildInfoInput:
 
 def dependency_entry(dep: Dependency) -> dict[str, Any]:
     entry: dict[str, Any] = {"id": dep.id, "type": DEPENDENCY_TYPE, "scopes": [DEPENDENCY_SCOPE]}
-    if dep.sha256:
-        entry["sha256"] = dep.sha256
+    entry |= {key: value for key, value in (("sha1", dep.sha1), ("sha256", dep.sha256), ("md5", dep.md5)) if value}
     return entry
 
 

@@ -30,6 +30,10 @@ class Dependency:
     name: str
     version: str = ""
     sha256: str = ""
+    # Filled from the file Artifactory holds with this sha256 (buildinfo/dependency_links.py):
+    # Artifactory links a build's dependencies to its files by sha1.
+    sha1: str = ""
+    md5: str = ""
 
     @property
     def id(self) -> str:

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from ml_artifactory_action.artifactory.builds import build_ui_url, get_build, publish_build, started_millis
 from ml_artifactory_action.artifactory.models import Item, build_items, items_at
+from ml_artifactory_action.buildinfo.dependency_links import unlinked, with_artifactory_checksums
 from ml_artifactory_action.buildinfo.document import BuildArtifact, BuildInfoInput, build_info_document
 from ml_artifactory_action.buildinfo.env import recorded_env
 from ml_artifactory_action.buildinfo.vcs import vcs_for
@@ -66,7 +67,7 @@ def run(ctx: StageContext) -> BuildPublishResult:
             started=started,
             run_url=settings.github.run_url,
             artifacts=artifacts,
-            dependencies=_dependencies(ctx),
+            dependencies=_linked_dependencies(ctx),
             vcs=vcs_for(settings.github),
             env=_environment(ctx),
             principal=settings.github.actor,
@@ -149,6 +150,19 @@ def _problem(file: BuildArtifact, stored: Item | None) -> str:
     if file.sha256 and stored.sha256 and stored.sha256 != file.sha256:
         return f"{where} holds sha256 {stored.sha256}, not {file.sha256}"
     return ""
+
+
+def _linked_dependencies(ctx: StageContext) -> list[Dependency]:
+    """The dependencies, with the sha1/md5 Artifactory links them by when it holds their files."""
+    if ctx.settings.dry_run:
+        return _dependencies(ctx)
+    dependencies = with_artifactory_checksums(ctx.client, _dependencies(ctx))
+    if missing := unlinked(dependencies):
+        ctx.runner.info(
+            f"{len(missing)} of {len(dependencies)} dependencies are not files in Artifactory "
+            "(installed from elsewhere, or without a sha256): they show unlinked in the build."
+        )
+    return dependencies
 
 
 def _dependencies(ctx: StageContext) -> list[Dependency]:
