@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ml_artifactory_action.artifactory import huggingface, storage
+from ml_artifactory_action.artifactory import huggingface, ml_repo, storage
 from ml_artifactory_action.artifactory.models import METRIC_PREFIX, metric_key
 from ml_artifactory_action.artifactory.properties import Properties, from_mapping, merge
 from ml_artifactory_action.errors import ConfigError, UnsafeModelError
@@ -22,7 +22,7 @@ from ml_artifactory_action.model.hash_cache import HashCache
 from ml_artifactory_action.model.pickle_policy import refusal_advice
 from ml_artifactory_action.runner import Runner, human_size
 from ml_artifactory_action.settings import Settings, Stage
-from ml_artifactory_action.stages import upload_hf
+from ml_artifactory_action.stages import upload_hf, upload_ml
 from ml_artifactory_action.stages.context import StageContext
 from ml_artifactory_action.stages.upload_result import (
     CANNOT_BE_CHECKED,
@@ -49,14 +49,21 @@ def run(ctx: StageContext) -> UploadResult:
     single = _single_target(settings, files)
     props = upload_properties(settings, files, ctx.state.get(Stage.GATE), ctx.state.build_timestamp, runner)
     client = ctx.client
-    if storage.require_deployable(client, settings.repo).package_type == huggingface.PACKAGE_TYPE:
+    repository = storage.require_deployable(client, settings.repo)
+    if repository.package_type == huggingface.PACKAGE_TYPE:
         return _publish_hf(ctx, files, props, unsafe)
     cache = HashCache(settings.hash_cache_dir)
     try:
-        plans = [plan_file(f, single or target_of(folder, f), cache) for f in files]
-        learn_what_server_holds(client, settings.repo, plans)
-        uploader = Uploader(client, settings.repo, props, cache, runner, unsafe_globals_properties(unsafe))
-        artifacts = uploader.dry_run(plans) if settings.dry_run else uploader.deploy_all(plans, settings.max_workers)
+        if repository.package_type == ml_repo.PACKAGE_TYPE:
+            extra = unsafe_globals_properties(unsafe)
+            (folder, artifacts), single = upload_ml.publish(ctx, files, props, cache, file_props=extra), ""
+        else:
+            plans = [plan_file(f, single or target_of(folder, f), cache) for f in files]
+            learn_what_server_holds(client, settings.repo, plans)
+            uploader = Uploader(client, settings.repo, props, cache, runner, unsafe_globals_properties(unsafe))
+            artifacts = (
+                uploader.dry_run(plans) if settings.dry_run else uploader.deploy_all(plans, settings.max_workers)
+            )
         artifacts = [flag_unsafe(a, unsafe) for a in artifacts]
     finally:
         _save(cache, runner)
