@@ -167,7 +167,7 @@ def _tree_id(folder: str) -> str:
 
 def resolve(call: Call, repo: HfRepo, revision: str, path: str) -> Response:
     found = _revision(call, repo, revision)
-    parse_checked(f"x/{path}")
+    path = parse_checked(f"x/{path}").path
     row = hf_remote.file_row(call.ctx, found, path)
     if row is None:
         raise _entry_not_found(found, path)
@@ -281,10 +281,9 @@ def _parse_commit(text: str) -> tuple[dict[str, Any], list[tuple[str, dict[str, 
 
 
 def _apply(ctx: Sandbox, files: dict[str, Digests], key: str, value: dict[str, Any]) -> None:
-    path = str(value.get("path", "")).strip("/")
+    path = parse_checked(f"x/{value.get('path', '')}").path  # no '..', '.', '\\' or NUL; '//' folded
     if not path:
         raise HttpError(400, f"Commit operation '{key}' has no path")
-    parse_checked(f"x/{path}")
     if key == "file":
         files[path] = _store_regular(ctx, value)
     elif key == "lfsFile":

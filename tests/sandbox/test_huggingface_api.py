@@ -166,3 +166,43 @@ def test_remote_repository_caches_what_it_fetched(upstream: SandboxHandle, admin
         content='items.find({"repo":"hf-remote","type":"file"}).include("path","name")',
     ).json()["results"]
     assert [(r["path"].rsplit("_", 1)[0], r["name"]) for r in cached] == [("models/acme/tiny/main", "model.bin")]
+
+
+def test_every_single_character_change_of_a_signed_url_is_refused(
+    admin: httpx.Client, anonymous: httpx.Client, hf_local: str
+) -> None:
+    """Mutation: the signature covers repository, oid, size and expiry; no altered URL stores anything."""
+    href = _batch(admin, hf_local, WEIGHTS).json()["objects"][0]["actions"]["upload"]["href"]
+    parts = urlsplit(href)
+    query = dict(pair.split("=", 1) for pair in parts.query.split("&"))
+    other_oid = hashlib.sha256(b"other").hexdigest()
+    mutants = [
+        f"{parts.path.replace(hf_local, 'hf-other')}?{parts.query}",
+        f"{parts.path.rsplit('/', 1)[0]}/{other_oid}?{parts.query}",
+        *(
+            f"{parts.path}?" + "&".join(f"{k}={_flip(v) if k == name else v}" for k, v in query.items())
+            for name in ("size", "expires", "sig")
+        ),
+        f"{parts.path}?size={query['size']}&expires={query['expires']}",
+    ]
+    _create(admin, "hf-other")
+    for mutant in mutants:
+        assert anonymous.put(mutant, content=WEIGHTS).status_code == 403, mutant
+    assert _batch(admin, hf_local, WEIGHTS).json()["objects"][0].get("actions")  # still not stored
+
+
+def _flip(value: str) -> str:
+    last = value[-1]
+    return value[:-1] + ("1" if last == "0" else "0")
+
+
+@pytest.mark.parametrize("path", ["../escape.txt", "a/../../b.txt", "./c.txt", "d\\e.txt", "f/\x00.txt"])
+def test_commit_paths_cannot_leave_the_revision(admin: httpx.Client, hf_local: str, path: str) -> None:
+    line = {"key": "file", "value": {"path": path, "content": "eA==", "encoding": "base64"}}
+    body = json.dumps({"key": "header", "value": {"summary": "x"}}) + "\n" + json.dumps(line) + "\n"
+
+    refused = admin.post(f"{HF}/{hf_local}/api/models/acme/tiny/commit/main", content=body)
+
+    assert refused.status_code == 400
+    listing = admin.get(f"/artifactory/api/storage/{hf_local}?list&deep=1&listFolders=1").json()
+    assert listing.get("files", []) == []
