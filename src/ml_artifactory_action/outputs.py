@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 OUTPUTS: dict[str, str] = {
-    "artifacts": "JSON list of the uploaded files: path, size, sha256, download URL.",
+    "artifacts": "JSON list of the uploaded files: path, size, sha256, download URL (and unsafe_globals for a file uploaded with allow-unsafe-pickle).",
     "model-url": "URL of the uploaded model folder (or file, for a single file).",
     "model-sha256": "SHA-256 of the model when it is a single file.",
     "uploaded-bytes": "Bytes actually sent (deduplicated content is not sent).",
