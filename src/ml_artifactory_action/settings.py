@@ -219,7 +219,9 @@ class Settings(BaseModel):
     repo: str = _input(
         STAGING_REPO,
         "Repository the model is uploaded to. A Hugging Face (huggingfaceml) repository gets one revision through the"
-        " Hugging Face protocol: model-name is then 'organization/name', the revision model-version or the commit.",
+        " Hugging Face protocol: model-name is then 'organization/name', the revision model-version or the commit."
+        " A JFrog ML (machinelearning) repository gets version model-version of model-name with its manifest, as"
+        " frogml's log_model writes it (models/<name>/<version>/); versions cannot be replaced.",
         action_default=STAGING_REPO,
     )
     target_path: str = _input(
