@@ -16,8 +16,9 @@ So this engine reports known-malicious behaviour only, the way a registry-side s
 3. picklescan (what the Hugging Face Hub itself runs) lists the globals every pickle in the file
    imports (plain pickles, torch zip and legacy archives, zip members, object arrays in .npy) and
    grades them against its denylist; EXTRA_DENYLIST adds behaviour it does not list.
-4. A Keras archive (.keras, a zip with config.json) with a Lambda layer carries marshalled Python
-   bytecode that runs on load: a finding too.
+4. A Keras model with a Lambda layer carries marshalled Python bytecode that runs on load: a
+   finding too, in a .keras archive (config.json) or an H5 file (the `model_config` attribute,
+   read with h5py).
 A global graded dangerous is a finding; any other callable, however unusual, is not (false
 positives are what JFrog's scanner avoids). Unreadable content is a scan error, never a pass.
 """
@@ -65,6 +66,7 @@ EXTRA_DENYLIST: dict[str, frozenset[str] | None] = {
     "dill._dill": frozenset({"_create_code", "_create_function", "_load_type", "_import_module"}),
 }
 LAMBDA_FINDING = "keras.layers.Lambda"
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"  # at offset 0, where h5py and Keras write it
 
 _log = logging.getLogger("picklescan")
 _log.setLevel(logging.ERROR)  # picklescan warns on every global it finds; the verdict says it
@@ -120,6 +122,8 @@ def _findings(readable: Path, model_name: str, name: str) -> tuple[ModelFinding,
     findings = [*_pickle_findings(readable, model_name)]
     if zipfile.is_zipfile(readable):
         findings += _keras_findings(readable, name)
+    if _is_hdf5(readable):
+        findings += _h5_findings(readable, name)
     return tuple(findings)
 
 
@@ -170,6 +174,33 @@ def _keras_findings(path: Path, name: str) -> Iterator[ModelFinding]:
     except (zipfile.BadZipFile, OSError, ValueError) as err:
         raise ModelScanError(f"cannot read the Keras config of {name}: {err}") from err
     if any(layer.get("class_name") == "Lambda" for layer in _dicts(config)):
+        yield ModelFinding(LAMBDA_FINDING, "a Keras Lambda layer runs marshalled Python bytecode when loaded")
+
+
+def _is_hdf5(path: Path) -> bool:
+    with path.open("rb") as stream:
+        return stream.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE
+
+
+def _h5_findings(path: Path, name: str) -> Iterator[ModelFinding]:
+    """A Keras H5 model keeps its architecture as JSON in the root attribute `model_config`."""
+    try:
+        import h5py  # type: ignore[import-untyped]  # noqa: PLC0415  only for HDF5 models; a dev dependency
+    except ImportError as err:
+        raise ModelScanError(f"cannot look into the HDF5 model {name}: h5py is not installed") from err
+    try:
+        with h5py.File(path, "r") as model:
+            config = model.attrs.get("model_config")
+    except (OSError, ValueError) as err:
+        raise ModelScanError(f"cannot read the HDF5 model {name}: {err}") from err
+    if config is None:
+        return
+    text = config.decode("utf-8", "replace") if isinstance(config, bytes) else str(config)
+    try:
+        parsed = json.loads(text)
+    except ValueError as err:
+        raise ModelScanError(f"the model_config of {name} is not JSON: {err}") from err
+    if any(layer.get("class_name") == "Lambda" for layer in _dicts(parsed)):
         yield ModelFinding(LAMBDA_FINDING, "a Keras Lambda layer runs marshalled Python bytecode when loaded")
 
 

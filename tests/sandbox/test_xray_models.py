@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import h5py  # type: ignore[import-untyped]
 import httpx
 import numpy as np
 import pytest
@@ -134,6 +135,28 @@ def test_a_keras_lambda_layer_is_found(tmp_path: Path) -> None:
     assert verdict_names(tmp_path, "model.keras", keras_archive([dense])) == set()
 
 
+def keras_h5(tmp_path: Path, layers: list[dict[str, Any]]) -> bytes:
+    """An H5 file as Keras 2 writes one: the architecture as JSON in the root attribute model_config."""
+    path = tmp_path / "written.h5"
+    with h5py.File(path, "w") as model:
+        model.attrs["model_config"] = json.dumps({"class_name": "Sequential", "config": {"layers": layers}})
+        model.attrs["keras_version"] = "2.15.0"
+        model.create_dataset("model_weights/dense/kernel", data=np.ones((4, 2), dtype=np.float32))
+    return path.read_bytes()
+
+
+def test_a_keras_h5_lambda_layer_is_found(tmp_path: Path) -> None:
+    dense = {"class_name": "Dense", "config": {"units": 2}}
+    lambda_layer = {
+        "class_name": "Lambda",
+        "config": {"function": ["4wEAAAAAAAAA", None, None], "function_type": "lambda"},
+    }
+    assert verdict_names(tmp_path, "model.h5", keras_h5(tmp_path, [dense, lambda_layer])) == {LAMBDA_FINDING}
+    assert verdict_names(tmp_path, "model.h5", keras_h5(tmp_path, [dense])) == set()
+    with pytest.raises(ModelScanError, match=r"cannot read the HDF5 model model\.h5"):
+        verdict_names(tmp_path, "model.h5", b"\x89HDF\r\n\x1a\n" + b"\x00" * 500)
+
+
 def test_unusual_but_harmless_callables_and_plain_data_pass(tmp_path: Path) -> None:
     import glob  # noqa: PLC0415  the callable pickled, not used
 
@@ -152,7 +175,6 @@ def test_files_that_are_not_models_are_not_scanned(tmp_path: Path) -> None:
 def test_ordinary_binaries_with_model_names_are_not_errors(tmp_path: Path) -> None:
     for name, data in {
         "model.pb": b"\x08\x01\x12\x04test" * 20,
-        "model.h5": b"\x89HDF\r\n\x1a\n" + b"\x00" * 500,
         "empty.pkl": b"",
         "tokens.dat": b"x\x9c\xff\xff" + b"\x00" * 40,  # starts like a zlib header, is none
     }.items():
