@@ -4,7 +4,8 @@ A remote `huggingfaceml` repository proxies the hub its `url` names (`https://hu
 tests another sandbox's `api/huggingfaceml/<repo>`). The first read of a revision asks the upstream
 for its commit and file list (kept in `hf_remote_revisions`); each file is fetched on its first
 download and cached as an ordinary item under `<kind>/<org>/<name>/<rev>_<time>/`, so a second
-request never reaches the upstream and cached files resolve while it is down. A virtual repository
+request never reaches the upstream and cached files resolve while it is down. A branch or tag is
+asked again after `metadataRetrievalCachePeriodSecs` (7200 s by default, as in Artifactory). A virtual repository
 tries its members in order (`repositories`, nested virtuals expanded).
 """
 
@@ -14,6 +15,7 @@ import json
 import sqlite3
 import urllib.error
 import urllib.request
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from .app import Sandbox
 
 UPSTREAM_TIMEOUT_S = 60
+DEFAULT_METADATA_PERIOD_S = 7200  # Artifactory's default metadataRetrievalCachePeriodSecs
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS hf_remote_revisions(
     key TEXT, kind TEXT, org TEXT, name TEXT, revision TEXT, sha TEXT, folder TEXT,
@@ -95,13 +98,33 @@ def file_row(ctx: Sandbox, found: Revision, path: str) -> sqlite3.Row | None:
 
 
 def _remote_revision(ctx: Sandbox, config: Repo, repo: HfRepo, name: str) -> Revision:
+    """A cached revision while fresh; else the upstream's answer, or the cache when it is down."""
     _ensure_schema(ctx)
     with ctx.db.read() as conn:
         cached = _cached(conn, repo, name)
-    if cached is not None:
+    if cached is not None and not _stale(ctx, config, cached, name):
         return _as_revision(repo, cached)
+    try:
+        sha, listing = _ask_upstream(config, repo, name)
+    except HttpError as err:
+        if cached is not None and err.status == 502:
+            return _as_revision(repo, cached)
+        raise
+    return _remember(ctx, repo, name, sha, listing)
+
+
+def _stale(ctx: Sandbox, config: Repo, cached: sqlite3.Row, name: str) -> bool:
+    """A branch or tag is asked again after `metadataRetrievalCachePeriodSecs`; a commit id never."""
+    if hf_store.COMMIT_ID.fullmatch(name):
+        return False
+    period = float(config.config.get("metadataRetrievalCachePeriodSecs", DEFAULT_METADATA_PERIOD_S))
+    checked = datetime.fromisoformat(str(cached["created"]).replace("Z", "+00:00"))
+    return (ctx.now() - checked).total_seconds() >= period
+
+
+def _ask_upstream(config: Repo, repo: HfRepo, name: str) -> tuple[str, list[dict[str, Any]]]:
     info = _upstream_json(config, f"api/{repo.kind}/{repo.repo_id}/revision/{quote(name, safe='')}")
-    sha = str(info.get("sha") or "")
+    sha = str(info.get("sha") or "") if isinstance(info, dict) else ""
     if not hf_store.COMMIT_ID.fullmatch(sha):
         raise HttpError(502, f"Upstream {config.config.get('url')} answered no commit for {repo.repo_id}@{name}")
     tree = _upstream_json(config, f"api/{repo.kind}/{repo.repo_id}/tree/{sha}?recursive=true")
@@ -110,25 +133,27 @@ def _remote_revision(ctx: Sandbox, config: Repo, repo: HfRepo, name: str) -> Rev
         for f in tree
         if isinstance(f, dict) and f.get("type") == "file"
     ]
-    return _remember(ctx, repo, name, sha, listing)
+    return sha, listing
 
 
 def _remember(ctx: Sandbox, repo: HfRepo, name: str, sha: str, listing: list[dict[str, Any]]) -> Revision:
+    """Record that `name` is commit `sha` now (a new folder when the commit is new to the cache)."""
     now = ctx.now()
     stamp = items.Stamp("anonymous", iso_time(now))
     hf_store.check_revision(name)
-    folder = f"{repo.base}/{name}_{iso_time(now)}"
     with ctx.db.tx() as conn:
         existing = _cached(conn, repo, name)
-        if existing is not None:  # another request cached it first
+        if existing is not None and existing["sha"] == sha:
+            conn.execute("UPDATE hf_remote_revisions SET created = ? WHERE rowid = ?", (stamp.time, existing["rowid"]))
             return _as_revision(repo, existing)
+        folder = f"{repo.base}/{name}_{iso_time(now)}"
         items.ensure_folder(conn, repo.key, folder, stamp)
         row = items.get(conn, repo.key, folder)
         assert row is not None
         props = {hf_store.SHA_PROPERTY: [sha], hf_store.REVISION_PROPERTY: [name]}
         items.set_properties(conn, row["id"], props)
         conn.execute(
-            "INSERT INTO hf_remote_revisions(key, kind, org, name, revision, sha, folder, listing, created)"
+            "INSERT OR REPLACE INTO hf_remote_revisions(key, kind, org, name, revision, sha, folder, listing, created)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (repo.key, repo.kind, repo.org, repo.name, name, sha, folder, json.dumps(listing), stamp.time),
         )
@@ -150,7 +175,7 @@ def _cached(conn: sqlite3.Connection, repo: HfRepo, name: str) -> sqlite3.Row | 
     """The cached revision named `name`, or whose commit is `name` (None when the table is new)."""
     try:
         return conn.execute(  # type: ignore[no-any-return]
-            "SELECT * FROM hf_remote_revisions WHERE key = ? AND kind = ? AND org = ? AND name = ?"
+            "SELECT rowid, * FROM hf_remote_revisions WHERE key = ? AND kind = ? AND org = ? AND name = ?"
             " AND (revision = ? OR sha = ?) ORDER BY revision = ? DESC LIMIT 1",
             (repo.key, repo.kind, repo.org, repo.name, name, name, name),
         ).fetchone()

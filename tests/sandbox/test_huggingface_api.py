@@ -206,3 +206,27 @@ def test_commit_paths_cannot_leave_the_revision(admin: httpx.Client, hf_local: s
     assert refused.status_code == 400
     listing = admin.get(f"/artifactory/api/storage/{hf_local}?list&deep=1&listFolders=1").json()
     assert listing.get("files", []) == []
+
+
+def test_a_remote_asks_again_for_a_branch_after_its_metadata_period(
+    upstream: SandboxHandle, admin: httpx.Client
+) -> None:
+    headers = {"Authorization": f"Bearer {upstream.admin_token}"}
+    url = f"{upstream.artifactory_url}/api/huggingfaceml/hub"
+    with httpx.Client(base_url=upstream.url, headers=headers, timeout=30) as hub:
+        _create(hub, "hub")
+        old = _commit(hub, "hub", "main", {"config.json": b"1"}).json()["commitOid"]
+        _create(admin, "hf-fresh", rclass="remote", url=url, password=upstream.admin_token)
+        _create(admin, "hf-lazy", rclass="remote", url=url, password=upstream.admin_token)
+        admin.post("/artifactory/api/repositories/hf-fresh", json={"metadataRetrievalCachePeriodSecs": 0})
+        for key in ("hf-fresh", "hf-lazy"):
+            assert admin.get(f"{HF}/{key}/acme/tiny/resolve/main/config.json").content == b"1"
+        new = _commit(hub, "hub", "main", {"config.json": b"2"}).json()["commitOid"]
+
+    fresh = admin.get(f"{HF}/hf-fresh/acme/tiny/resolve/main/config.json")
+    lazy = admin.get(f"{HF}/hf-lazy/acme/tiny/resolve/main/config.json")
+    assert (fresh.content, fresh.headers["X-Repo-Commit"]) == (b"2", new)
+    assert (lazy.content, lazy.headers["X-Repo-Commit"]) == (b"1", old)  # within 7200 s: the cache
+    upstream.stop()
+    down = admin.get(f"{HF}/hf-fresh/acme/tiny/resolve/main/config.json")
+    assert (down.status_code, down.content) == (200, b"2")  # the hub is down: the last answer stands
