@@ -115,12 +115,14 @@ def test_upload_through_a_virtual_repository_lands_in_its_deployment_repository(
     assert "without a default deployment repository" in bare.errors[0][1]
 
 
-def test_dry_run_and_bad_model_names_change_nothing(action: ActionHarness, sandbox: SandboxHandle) -> None:
+def test_dry_run_bad_model_names_and_unsafe_files_change_nothing(action: ActionHarness, sandbox: SandboxHandle) -> None:
     _repos(sandbox)
     _workspace(action)
 
     dry = _run(action, "upload", **{"dry-run": "true"})
     bad = _run(action, "upload", **{"model-name": "fraud"})
+    (action.workspace / "model" / "head.pkl").write_bytes(b"cos\nsystem\n(S'echo pwned'\ntR.")  # never loaded
+    unsafe = _run(action, "upload")
 
     assert dry.returncode == 0, dry.log
     assert "model.safetensors (16.0 KiB): would be uploaded" in dry.log
@@ -128,6 +130,9 @@ def test_dry_run_and_bad_model_names_change_nothing(action: ActionHarness, sandb
     assert len(bad.errors) == 1
     assert "model-name" in bad.errors[0][0]
     assert "organization/name" in bad.errors[0][1]
+    assert unsafe.returncode == 1
+    assert "head.pkl" in unsafe.errors[0][1]
+    assert "nothing was uploaded" in unsafe.errors[0][1]
     listing = _get(sandbox, f"/artifactory/api/storage/{DEV}?list&deep=1").json()
     assert listing.get("files", []) == []
 
