@@ -206,3 +206,29 @@ def test_a_refused_manifest_leaves_no_upload_behind_and_the_next_run_publishes(
         f"{FOLDER}/model-manifest.json",
         f"{FOLDER}/model.safetensors",
     ]
+
+
+def test_a_virtual_ml_repository_publishes_into_its_default_deployment_repository(
+    action: ActionHarness, ml_repos: SandboxHandle, github: FakeGitHub
+) -> None:
+    write_model(action)
+    with httpx.Client(base_url=ml_repos.url, headers={"Authorization": f"Bearer {ml_repos.admin_token}"}) as admin:
+        for key, default in (("ml-virtual", DEV), ("ml-virtual-bare", "")):
+            config = {"rclass": "virtual", "packageType": "machinelearning", "repositories": [DEV]}
+            config |= {"defaultDeploymentRepo": default} if default else {}
+            assert admin.put(f"/artifactory/api/repositories/{key}", json=config).status_code == 200
+    client = SandboxClient(ml_repos)
+
+    bare = run(action, github, "upload", repo="ml-virtual-bare")
+    published = run(action, github, "upload", repo="ml-virtual")
+
+    assert bare.returncode == 1
+    assert bare.errors[0][0] == "Invalid input 'repo'"
+    assert "'ml-virtual-bare' is a virtual repository without a default deployment repository" in bare.errors[0][1]
+    assert published.returncode == 0, published.log
+    assert client.files(DEV) == [
+        f"{FOLDER}/config/config.json",
+        f"{FOLDER}/model-manifest.json",
+        f"{FOLDER}/model.safetensors",
+    ]
+    assert {a["repo"] for a in published.json_output("artifacts")} == {DEV}

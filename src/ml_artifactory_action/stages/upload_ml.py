@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from ml_artifactory_action.artifactory import ml_repo, storage
 from ml_artifactory_action.artifactory.client import ArtifactoryClient
+from ml_artifactory_action.artifactory.promotion import deployment_repo
 from ml_artifactory_action.artifactory.properties import Properties
 from ml_artifactory_action.artifactory.search import Item, known_files
 from ml_artifactory_action.errors import ArtifactoryError, ConfigError, IntegrityError
@@ -41,25 +42,24 @@ def publish(
     name = ml_repo.check_name(settings.effective_model_name, "model-name")
     version = ml_repo.check_name(settings.effective_model_version, "model-version")
     folder = ml_repo.version_folder(name, version)
+    repo = deployment_repo(ctx.client, settings.repo, "repo")  # a virtual repo publishes into its default
     plans = [plan_file(f, f"{folder}/{f.relative}", cache) for f in files]
-    existing = ml_repo.read_manifest(ctx.client, settings.repo, name, version)
+    existing = ml_repo.read_manifest(ctx.client, repo, name, version)
     if existing is not None:
-        return folder, _already_published(ctx, plans, existing, cache)
+        return folder, _already_published(ctx, repo, plans, existing, cache)
     if settings.dry_run:
-        learn_what_server_holds(ctx.client, settings.repo, plans)
-        ctx.runner.info(
-            f"Dry run: model {name} version {version} would be published to {settings.repo} with its manifest"
-        )
-        return folder, Uploader(ctx.client, settings.repo, props, cache, ctx.runner, file_props).dry_run(plans)
+        learn_what_server_holds(ctx.client, repo, plans)
+        ctx.runner.info(f"Dry run: model {name} version {version} would be published to {repo} with its manifest")
+        return folder, Uploader(ctx.client, repo, props, cache, ctx.runner, file_props).dry_run(plans)
     return folder, _transaction(
-        ctx, files, Uploader(ctx.client, settings.repo, props, cache, ctx.runner, file_props), (name, version)
+        ctx, files, Uploader(ctx.client, repo, props, cache, ctx.runner, file_props), (name, version)
     )
 
 
 def _transaction(
     ctx: StageContext, files: Sequence[ModelFile], uploader: Uploader, entity: tuple[str, str]
 ) -> list[UploadedArtifact]:
-    client, repo, (name, version) = ctx.client, ctx.settings.repo, entity
+    client, repo, (name, version) = ctx.client, uploader.repo, entity
     transaction = ml_repo.start_transaction(client, repo, name, version)
     plans = [plan_file(f, f"{transaction.files_path}/{f.relative}", uploader.cache) for f in files]
     try:
@@ -99,7 +99,7 @@ def _abandon(ctx: StageContext, repo: str, transaction: ml_repo.Transaction) -> 
 
 
 def _already_published(
-    ctx: StageContext, plans: list[FilePlan], manifest: dict[str, object], cache: HashCache
+    ctx: StageContext, repo: str, plans: list[FilePlan], manifest: dict[str, object], cache: HashCache
 ) -> list[UploadedArtifact]:
     settings = ctx.settings
     name, version = settings.effective_model_name, settings.effective_model_version
@@ -113,13 +113,13 @@ def _already_published(
         differ = sorted(set(ours.items()) ^ set(theirs.items()))
         raise ConfigError(
             "model-version",
-            f"model {name} version {version} is already in {settings.repo} with other files "
+            f"model {name} version {version} is already in {repo} with other files "
             f"(differing: {', '.join(sorted({path for path, _ in differ}))})",
             fix=ml_repo.IMMUTABLE_FIX,
         )
-    ctx.runner.info(f"Model {name} version {version} is already in {settings.repo} with these files: nothing to upload")
+    ctx.runner.info(f"Model {name} version {version} is already in {repo} with these files: nothing to upload")
     local = {p.file.relative: str(p.file.local) for p in plans}
-    stored = _as_stored(ctx.client, settings.repo, (name, version), {})
+    stored = _as_stored(ctx.client, repo, (name, version), {})
     return [_mark_present(a, local) for a in stored]
 
 
