@@ -14,6 +14,7 @@ import pickle
 import subprocess
 import sys
 import tempfile
+import zipfile
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -81,8 +82,8 @@ def throughput(label: str, path: Path) -> None:
     seconds, peak, kind, safe = json.loads(done.stdout)
     size = path.stat().st_size
     print(
-        f"{label:<44} {size / MIB:8.1f} MiB  {seconds:7.3f} s  {size / MIB / max(seconds, 1e-9):9.1f} MiB/s  "
-        f"peak RSS {peak / MIB:7.1f} MiB  ({kind}, safe={safe})"
+        f"{label:<48} {size / 1e6:8.1f} MB  {seconds:7.3f} s  {size / 1e6 / max(seconds, 1e-9):9.1f} MB/s  "
+        f"peak RSS {peak / 1e6:6.1f} MB  ({kind}, safe={safe})"
     )
 
 
@@ -91,40 +92,63 @@ def _write(path: Path, produce: Callable[[Path], None]) -> Path:
     return path
 
 
-def cases(folder: Path, quick: bool) -> list[tuple[str, Path]]:
+def _torch_zip(path: Path, tensors: int, tensor_bytes: int) -> None:
+    """torch.save's zip layout (archive/data.pkl, one stored member per storage), written without torch."""
+    block = np.random.default_rng(0).bytes(tensor_bytes)
+    entries = OrderedDict((f"layer{i}.weight", i) for i in range(tensors))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("archive/data.pkl", pickle.dumps(entries, 2))
+        archive.writestr("archive/version", "3\n")
+        for index in range(tensors):
+            archive.writestr(f"archive/data/{index}", block)
+
+
+def _big_safetensors(path: Path, size: int) -> None:
+    with path.open("wb") as file:
+        file.write(safetensors(64))
+        block = np.random.default_rng(0).bytes(MIB)
+        for _ in range(size // MIB):
+            file.write(block)
+
+
+def cases(folder: Path, quick: bool) -> list[tuple[str, str, Path]]:
+    """(kind, label, file): kind is "ops" for opcode-dense pickles, "tensors" for tensor-heavy files."""
     scale = 8 if quick else 1
-    arrays = {f"layer{i}": np.random.default_rng(i).normal(size=(1024, 1024)) for i in range(64 // scale)}
-    # Each holds one import, so picklescan reads it too (it is asked only when there are imports).
+    arrays = {f"layer{i}": np.random.default_rng(i).normal(size=(1024, 1024)) for i in range(128 // scale)}
+    # Each holds one import, so the scan is asked about it (a pickle without imports is simpler).
     floats = [OrderedDict(), *(float(i) for i in range(2_000_000 // scale))]
     nones = [OrderedDict(), *([None] * (5_000_000 // scale))]
+    ints = [OrderedDict(), *range(3_000_000 // scale)]
+    strings = [OrderedDict(), *(f"token{i}" for i in range(1_000_000 // scale))]
+    pairs = [OrderedDict(), *((i, float(i)) for i in range(500_000 // scale))]
 
     def joblib_arrays(path: Path) -> None:
         import joblib  # noqa: PLC0415  a dev dependency, only to write the file
 
         joblib.dump(arrays, path)
 
-    def big_safetensors(path: Path) -> None:
-        with path.open("wb") as file:
-            file.write(safetensors(64))
-            block = np.random.default_rng(0).bytes(MIB)
-            for _ in range(1024 // scale):
-                file.write(block)
+    def dumped(name: str, obj: object, protocol: int = 4) -> Path:
+        return _write(folder / name, lambda p: p.write_bytes(pickle.dumps(obj, protocol)))
 
     return [
+        ("ops", "pickle of 2M floats", dumped("floats.pkl", floats)),
+        ("ops", "pickle of 2M floats, protocol 2", dumped("floats2.pkl", floats, 2)),
+        ("ops", "pickle of 3M ints", dumped("ints.pkl", ints)),
+        ("ops", "pickle of 5M Nones", dumped("nones.pkl", nones)),
+        ("ops", "pickle of 1M short strings (op by op)", dumped("strings.pkl", strings)),
+        ("ops", "pickle of 500k (int, float) tuples (op by op)", dumped("pairs.pkl", pairs)),
+        ("tensors", "pickle of numpy arrays (protocol 4)", dumped("arrays.pkl", arrays)),
+        ("tensors", "joblib of numpy arrays", _write(folder / "arrays.joblib", joblib_arrays)),
         (
-            "pickle of numpy arrays (protocol 4)",
-            _write(folder / "arrays.pkl", lambda p: p.write_bytes(pickle.dumps(arrays, 4))),
-        ),
-        ("joblib of numpy arrays", _write(folder / "arrays.joblib", joblib_arrays)),
-        (
-            "pickle of 2M floats (op-heavy)",
-            _write(folder / "floats.pkl", lambda p: p.write_bytes(pickle.dumps(floats, 4))),
+            "tensors",
+            "torch-style zip, 256 x 4 MiB",
+            _write(folder / "model.pt", lambda p: _torch_zip(p, 256 // scale, 4 * MIB)),
         ),
         (
-            "pickle of 5M Nones (op-heavy)",
-            _write(folder / "nones.pkl", lambda p: p.write_bytes(pickle.dumps(nones, 4))),
+            "tensors",
+            "safetensors-like file",
+            _write(folder / "big.safetensors", lambda p: _big_safetensors(p, MIB * 1024 // scale)),
         ),
-        ("1 GiB safetensors-like file", _write(folder / "big.safetensors", big_safetensors)),
     ]
 
 
@@ -135,8 +159,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         detection(folder)
-        for label, path in cases(folder, args.quick):
+        print(f"{'case':<48} {'size':>8}      {'time':>7}    {'rate':>9}        {'peak RSS':>12}")
+        for _, label, path in cases(folder, args.quick):
             throughput(label, path)
+            path.unlink()
 
 
 if __name__ == "__main__":

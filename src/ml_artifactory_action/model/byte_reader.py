@@ -27,6 +27,7 @@ class ByteReader:
         self._off = 0
         self._block = FIRST_BLOCK
         self.pos = 0
+        self._eof = False  # the raw stream returned no more bytes: never ask it again
 
     @classmethod
     def for_file(cls, raw: BinaryIO) -> ByteReader:
@@ -110,13 +111,14 @@ class ByteReader:
 
     def _fill(self, want: int) -> bool:
         available = len(self._buf) - self._off
-        if available >= want:
-            return True
+        if available >= want or self._eof:
+            return available >= want
         chunks = [self._buf[self._off :]]
         while available < want:
             chunk = self._raw.read(max(want - available, self._block))
             self._block = min(self._block * 2, MAX_BLOCK)
             if not chunk:
+                self._eof = True
                 break
             chunks.append(chunk)
             available += len(chunk)

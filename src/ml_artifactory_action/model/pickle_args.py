@@ -8,7 +8,6 @@ rather than an error, so the walk sees at least as far as any real unpickler wou
 from __future__ import annotations
 
 import codecs
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -33,6 +32,14 @@ class _Unknown:
 
 
 UNKNOWN = _Unknown()  # a value the walk cannot know (malformed literal, empty stack)
+
+
+class _Number:
+    def __repr__(self) -> str:
+        return "NUMBER"
+
+
+NUMBER = _Number()  # a float, or an int pushed in a long run: its value never matters to the scan
 
 
 def _uint(size: int, *, signed: bool = False) -> Callable[[ByteReader], object]:
@@ -110,8 +117,8 @@ def _long_bytes(data: bytes) -> int:
 
 
 def _float8(reader: ByteReader) -> object:
-    value: float = struct.unpack(">d", reader.read(8))[0]
-    return value
+    reader.skip(8)
+    return NUMBER
 
 
 def _global_pair(reader: ByteReader) -> object:
@@ -151,7 +158,7 @@ DECODERS: dict[str, Callable[[ByteReader], object]] = {
     "unicodestring8": _counted(8, _text),
     "decimalnl_short": _line(_decimal),
     "decimalnl_long": _line(_long_line),
-    "floatnl": _line(float),
+    "floatnl": _line(lambda _: NUMBER),
     "stringnl": _line(_quoted),
     "unicodestringnl": _line(_raw_unicode),
     "stringnl_noescape": _line(_latin1),

@@ -11,11 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .pickle_args import UNKNOWN, PickleSyntaxError
+from .limits import LimitExceeded
+from .pickle_args import NUMBER, UNKNOWN, PickleSyntaxError
 
 # Callables whose result is an instance of their first argument, not of themselves.
 _FACTORIES = frozenset({"copyreg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__"})
-_NOT_A_NAME = (int, float, bytes, tuple, list, dict, type(None))
+_NOT_A_NAME = (int, float, bytes, tuple, list, dict, type(None), type(NUMBER))
+# Memory bounds. The model counts what it does not keep, so its stack depth stays exact.
+MAX_STACK = 20_000_000  # values on the stack (a reference each: 160 MB at most)
+KEEP_ON_STACK = 100_000  # deeper than this, pushed literals are kept as NUMBER/UNKNOWN only
+MAX_MEMO = 100_000  # memo entries kept; a later GET of one not kept is UNKNOWN
+MAX_ITEMS = 1_024  # items kept per list or dict; the rest are counted by nothing: only names matter
 
 
 @dataclass(frozen=True)
@@ -49,8 +55,9 @@ class PickleVM:
         self.stack: list[object] = []
         self.metastack: list[list[object]] = []
         self.memo: dict[object, object] = {}
-        self.globals: list[GlobalRef] = []
+        self.globals: dict[GlobalRef, None] = {}  # every name imported, once, in order
         self.calls = 0
+        self.memo_len = 0  # the unpickler's len(memo), kept entries or not (the key MEMOIZE uses); -1: unknown
         self.result: object = UNKNOWN
         self._ops: dict[str, Callable[[object], object]] = _dispatch(self)
 
@@ -61,7 +68,21 @@ class PickleVM:
         return self.stack[-1] if self.stack else UNKNOWN
 
     def push(self, value: object) -> None:
+        if len(self.stack) >= KEEP_ON_STACK:
+            self._check_depth(1)
+            if not isinstance(value, GlobalRef | Instance):
+                value = NUMBER if isinstance(value, int | float) else UNKNOWN
         self.stack.append(value)
+
+    def push_run(self, value: object, count: int) -> None:
+        """Push `count` copies of one literal (a run of fixed-width opcodes read in bulk)."""
+        self._check_depth(count)
+        self.stack.extend([value] * count)
+
+    def _check_depth(self, more: int) -> None:
+        depth = len(self.stack) + sum(len(level) for level in self.metastack) + more
+        if depth > MAX_STACK:
+            raise LimitExceeded(f"its stack holds more than {MAX_STACK:,} values", "MAX_STACK")
 
     def pop(self) -> object:
         if self.stack:
@@ -78,7 +99,7 @@ class PickleVM:
 
     def import_global(self, module: object, name: object) -> GlobalRef:
         ref = GlobalRef(_name_or_unknown(module), _name_or_unknown(name))
-        self.globals.append(ref)
+        self.globals[ref] = None
         return ref
 
     def call(self, func: object, args: tuple[object, ...]) -> Instance:
@@ -122,6 +143,8 @@ def _set_state(target: Instance, state: object) -> None:
 def _add_pairs(target: object, items: list[object]) -> None:
     if isinstance(target, dict):
         for key, value in zip(items[::2], items[1::2], strict=False):
+            if len(target) >= MAX_ITEMS:
+                return
             _set_item(target, key, value)
 
 
@@ -174,12 +197,33 @@ def _reduce(vm: PickleVM) -> None:
 
 def _append(vm: PickleVM, items: list[object]) -> None:
     target = vm.top()
-    if isinstance(target, list):
-        target.extend(items)
+    if isinstance(target, list) and len(target) < MAX_ITEMS:
+        target.extend(items[: MAX_ITEMS - len(target)])
 
 
 def _put(vm: PickleVM, key: object) -> None:
-    vm.memo[key] = vm.top()
+    """PUT and its kin. Past `MAX_MEMO` a new key is not kept, and the memo's real length (the
+    key MEMOIZE uses) is no longer known."""
+    if key in vm.memo or len(vm.memo) < MAX_MEMO:
+        if vm.memo_len >= 0:
+            vm.memo_len += key not in vm.memo
+        vm.memo[key] = vm.top()
+    else:
+        vm.memo_len = -1
+
+
+def _memoize(vm: PickleVM) -> None:
+    """MEMOIZE stores at the memo's length, which counts the entries not kept too."""
+    key = vm.memo_len
+    if key < 0:  # it may overwrite any key kept: forget them all rather than trust one
+        vm.memo.clear()
+        return
+    if key in vm.memo:  # a PUT took this key before: the unpickler overwrites it, its length stays
+        vm.memo[key] = vm.top()
+        return
+    if len(vm.memo) < MAX_MEMO:
+        vm.memo[key] = vm.top()
+    vm.memo_len += 1
 
 
 def _dict_of(items: list[object]) -> dict[object, object]:
@@ -212,7 +256,7 @@ def _dispatch(vm: PickleVM) -> dict[str, Callable[[object], object]]:
         "APPEND": lambda _: _append(vm, [vm.pop()]),
         "APPENDS": lambda _: _append(vm, vm.pop_mark()),
         "ADDITEMS": lambda _: _append(vm, vm.pop_mark()),
-        "LIST": lambda _: push(vm.pop_mark()),
+        "LIST": lambda _: push(vm.pop_mark()[:MAX_ITEMS]),
         "TUPLE": lambda _: push(tuple(vm.pop_mark())),
         "FROZENSET": lambda _: push(tuple(vm.pop_mark())),
         "TUPLE1": lambda _: _tuple_of(vm, 1),
@@ -231,7 +275,7 @@ def _dispatch(vm: PickleVM) -> dict[str, Callable[[object], object]]:
         "PUT": lambda key: _put(vm, key),
         "BINPUT": lambda key: _put(vm, key),
         "LONG_BINPUT": lambda key: _put(vm, key),
-        "MEMOIZE": lambda _: _put(vm, len(vm.memo)),
+        "MEMOIZE": lambda _: _memoize(vm),
         "GLOBAL": lambda arg: push(vm.import_global(*(arg if isinstance(arg, tuple) else (UNKNOWN, UNKNOWN)))),
         "STACK_GLOBAL": lambda _: _stack_global(vm),
         "EXT1": lambda code: push(vm.import_global("copyreg._extension_registry", str(code))),

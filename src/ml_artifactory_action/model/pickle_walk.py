@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from . import limits
 from .byte_reader import ByteReader, Truncated
 from .joblib_arrays import WRAPPERS, ArrayBlock, LostSync, array_block
-from .pickle_args import DECODERS, PickleSyntaxError
+from .pickle_args import DECODERS, NUMBER, PickleSyntaxError
 from .pickle_vm import GlobalRef, Instance, PickleVM
 
 HIGHEST_PROTOCOL = 5
@@ -23,6 +23,8 @@ PROBE_WINDOW = 64 * 1024
 _OPCODES = {ord(op.code): (op.name, op.arg.name if op.arg else None) for op in pickletools.opcodes}
 _PROTO = ord("\x80")
 _NAMED_IN_LINE = frozenset({"GLOBAL", "INST"})
+MIN_RUN = 16  # shorter runs (a shape, a few arguments) go op by op, values kept
+RUN_WINDOW = 16 * 1024  # bytes looked at per run (pickle batches 1,000 items: 9 KB of floats)
 
 
 class OpcodeCap(Exception):
@@ -56,7 +58,7 @@ class StreamWalk:
 
     @property
     def globals(self) -> list[GlobalRef]:
-        return self.vm.globals
+        return list(self.vm.globals)
 
 
 def walk_stream(reader: ByteReader, *, max_ops: int | None = None, arrays: bool = True) -> StreamWalk:
@@ -72,6 +74,38 @@ def is_plausible(ref: GlobalRef) -> bool:
     return all(part.isidentifier() for part in f"{ref.module}.{ref.name}".split("."))
 
 
+def _check_name(arg: object) -> None:
+    """Without a protocol header this may be text: a GLOBAL or INST naming what no import can
+    find ends the pickle here, as it ends `pickle.load`. (A STACK_GLOBAL whose strings the model
+    lost may name anything, so it is never judged this way.)"""
+    module, name = arg if isinstance(arg, tuple) else ("?", "?")
+    ref = GlobalRef(module if isinstance(module, str) else "?", name if isinstance(name, str) else "?")
+    if not is_plausible(ref):
+        raise PickleSyntaxError(f"{ref.dotted!r} cannot be imported")
+
+
+@dataclass(frozen=True)
+class _Run:
+    code: bytes
+    width: int
+    value: object
+
+
+# Fixed-width opcodes that only push a literal: (opcode, bytes per opcode, what the model pushes).
+_RUNS = {
+    run_code[0]: _Run(run_code, width, value)
+    for run_code, width, value in (
+        (b"G", 9, NUMBER),  # BINFLOAT
+        (b"J", 5, NUMBER),  # BININT
+        (b"K", 2, NUMBER),  # BININT1
+        (b"M", 3, NUMBER),  # BININT2
+        (b"N", 1, None),  # NONE
+        (b"\x88", 1, True),  # NEWTRUE
+        (b"\x89", 1, False),  # NEWFALSE
+    )
+}
+
+
 class _Walker:
     def __init__(self, reader: ByteReader, walk: StreamWalk, max_ops: int, arrays: bool) -> None:
         self.reader, self.walk, self.max_ops, self.arrays = reader, walk, max_ops, arrays
@@ -79,23 +113,49 @@ class _Walker:
     def run(self) -> None:
         try:
             while not self.walk.complete:
-                self._step()
+                if not self._run_of_literals():
+                    self._step()
         except Truncated as exc:
             self.walk.error, self.walk.truncated = str(exc), True
-        except OpcodeCap as exc:
+        except (OpcodeCap, limits.LimitExceeded) as exc:
             self.walk.error = self.walk.limit = str(exc)
         except (PickleSyntaxError, LostSync) as exc:
             self.walk.error = str(exc)
 
-    def _step(self) -> None:
-        name, arg = self._next_op()
-        self.walk.ops += 1
+    def _run_of_literals(self) -> bool:
+        """Many fixed-width literal opcodes in a row (a list of floats, ints, None) read in bulk.
+
+        Every `width`-th byte from here is taken in one slice (in C): the leading run of the
+        opcode there is the run's length. Its only effect is to push values whose content the
+        scan never needs: the model pushes as many placeholders, so its stack stays exact.
+        """
+        buffer, offset = self.reader.buffered(RUN_WINDOW)
+        run = _RUNS.get(buffer[offset]) if offset < len(buffer) else None
+        last = offset + (MIN_RUN - 1) * run.width if run else len(buffer)
+        if run is None or last >= len(buffer) or buffer[last] != buffer[offset]:
+            return False  # not even the opcode MIN_RUN - 1 ahead: no run worth the slice
+        whole = min(len(buffer) - offset, RUN_WINDOW) // run.width  # opcodes with all their argument bytes
+        codes = buffer[offset : offset + whole * run.width : run.width]
+        count = len(codes) - len(codes.lstrip(run.code))
+        if count < MIN_RUN:
+            return False
+        self._count(count)
+        self.walk.vm.push_run(run.value, count)
+        self.reader.advance(count * run.width)
+        return True
+
+    def _count(self, ops: int) -> None:
+        self.walk.ops += ops
         if self.walk.ops > self.max_ops:
             cap = limits.LimitExceeded(f"it has more than {self.max_ops:,} opcodes in one pickle", "MAX_PICKLE_OPS")
             raise OpcodeCap(str(cap))
-        globals_before = len(self.walk.vm.globals)
+
+    def _step(self) -> None:
+        name, arg = self._next_op()
+        self._count(1)
+        if name in _NAMED_IN_LINE and not self.walk.protocol_header:
+            _check_name(arg)
         self.walk.vm.step(name, arg)
-        self._check_names(globals_before, name)
         if name == "STOP":
             self.walk.complete = True
         elif name == "BUILD" and self.arrays:
@@ -112,19 +172,6 @@ class _Walker:
         if name == "PROTO" and not (isinstance(arg, int) and arg <= HIGHEST_PROTOCOL):
             raise PickleSyntaxError(f"unsupported pickle protocol {arg!r}")
         return name, arg
-
-    def _check_names(self, globals_before: int, opcode: str) -> None:
-        """Without a protocol header this may be text: a name no import can find ends the pickle here.
-
-        Only names spelled out in a line (GLOBAL, INST) are judged: a STACK_GLOBAL whose strings
-        the model lost (`?`) may be any name, so it stays an import.
-        """
-        if self.walk.protocol_header or opcode not in _NAMED_IN_LINE:
-            return
-        imported = self.walk.vm.globals[globals_before:]
-        if any(not is_plausible(ref) for ref in imported):
-            del self.walk.vm.globals[globals_before:]
-            raise PickleSyntaxError(f"{imported[0].dotted!r} cannot be imported")
 
     def _after_build(self) -> None:
         target = self.walk.vm.top()

@@ -1,0 +1,126 @@
+"""The walk sees every import `pickle.load` makes, with its bulk runs and memory caps in play.
+
+The truth is the real unpickler: it loads each generated pickle with a `find_class` that records
+the name and returns a harmless stand-in. The walk must name every one of those imports, or
+report a hidden one (`?`), which the scan refuses; caps are lowered so they are reached.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+from collections import OrderedDict
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tests.model.samples import Reduce
+
+from ml_artifactory_action.model import pickle_vm
+from ml_artifactory_action.model.byte_reader import ByteReader
+from ml_artifactory_action.model.pickle_walk import walk_stream
+
+_CALLABLES = [os.system, os.mkdir, os.getcwd, OrderedDict, print]
+
+
+class _Recorder(pickle.Unpickler):
+    def __init__(self, data: bytes) -> None:
+        super().__init__(io.BytesIO(data))
+        self.imported: set[str] = set()
+
+    def find_class(self, module: str, name: str) -> object:
+        self.imported.add(f"{module}.{name}")
+        return lambda *args: ("called", args)
+
+
+def _imports(data: bytes) -> set[str]:
+    recorder = _Recorder(data)
+    recorder.load()
+    return recorder.imported
+
+
+literals = st.one_of(
+    st.floats(allow_nan=False),
+    st.integers(min_value=-(2**40), max_value=2**40),
+    st.none(),
+    st.booleans(),
+    st.text(max_size=8),
+    st.binary(max_size=8),
+)
+calls = st.builds(Reduce, st.sampled_from(_CALLABLES), st.text(max_size=4))
+runs = st.builds(
+    lambda value, count: [value] * count, st.sampled_from([1.5, 7, 300, 70000, None, True]), st.integers(0, 60)
+)
+values = st.recursive(
+    st.one_of(literals, calls, runs),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=6),
+        st.tuples(inner, inner),
+        st.dictionaries(st.text(max_size=4), inner, max_size=4),
+    ),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(values, st.integers(min_value=0, max_value=5))
+def test_every_import_the_unpickler_makes_is_seen(value: object, protocol: int) -> None:
+    data = pickle.dumps(value, protocol)
+
+    walk = walk_stream(ByteReader(io.BytesIO(data)))
+
+    assert walk.complete, walk.error
+    assert _imports(data) <= {ref.dotted for ref in walk.globals}
+
+
+@settings(max_examples=80, deadline=None)
+@given(values, st.integers(min_value=0, max_value=5))
+def test_past_the_memory_caps_an_import_is_seen_or_reported_hidden(value: object, protocol: int) -> None:
+    data = pickle.dumps(value, protocol)
+
+    with pytest.MonkeyPatch.context() as caps:
+        caps.setattr(pickle_vm, "MAX_MEMO", 5)
+        caps.setattr(pickle_vm, "KEEP_ON_STACK", 3)
+        caps.setattr(pickle_vm, "MAX_ITEMS", 2)
+        walk = walk_stream(ByteReader(io.BytesIO(data)))
+    seen = {ref.dotted for ref in walk.globals}
+
+    missed = _imports(data) - seen
+    assert not missed or any("?" in (ref.module, ref.name) for ref in walk.globals), missed
+
+
+def test_a_long_run_of_literals_does_not_hide_the_import_after_it() -> None:
+    data = pickle.dumps([*([0.5] * 100_000), *range(100_000), Reduce(os.system, "id")], 4)
+
+    walk = walk_stream(ByteReader(io.BytesIO(data)))
+
+    assert walk.complete
+    assert [ref.dotted for ref in walk.globals] == ["posix.system"]
+    assert walk.ops > 200_000  # the runs were counted against the opcode cap, op for op
+
+
+def test_the_stack_model_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pickle_vm, "MAX_STACK", 1000)
+    data = b"(" + b"N" * 2000 + b"l."  # protocol 0: a list of 2,000 Nones built on the stack
+
+    walk = walk_stream(ByteReader(io.BytesIO(data)))
+
+    assert walk.limit is not None
+    assert "its stack holds more than 1,000 values (the scanner's MAX_STACK limit;" in walk.limit
+
+
+@pytest.mark.parametrize(
+    "one",
+    [b"G" + bytes(8), b"J" + bytes(4), b"K\x07", b"M\x01\x02", b"N", b"\x88", b"\x89", b"\x8c\x01a"],
+    ids=["BINFLOAT", "BININT", "BININT1", "BININT2", "NONE", "NEWTRUE", "NEWFALSE", "SHORT_BINUNICODE"],
+)
+def test_runs_of_literals_leave_the_stack_exactly_as_deep(one: bytes) -> None:
+    count = 50_001  # many read windows and buffer refills; the last one is odd
+    data = b"\x80\x02" + one * count + b"."
+
+    walk = walk_stream(ByteReader(io.BytesIO(data)))
+
+    assert walk.complete
+    assert walk.ops == count + 2
+    assert len(walk.vm.stack) == count - 1  # STOP popped one
