@@ -16,6 +16,9 @@ What the runner does that matters for a wrong workflow, and that this simulator 
   environment, the environment will appear in the repository's deployments"; the environment's `url`
   "will appear on the deployments page"): one is created in the fake GitHub API when the job starts,
   with a success status carrying the evaluated `url` when it ends.
+- Job outputs that hold a secret's value are dropped, as the runner does ("Outputs containing secrets
+  are redacted on the runner and not sent to GitHub Actions", workflow syntax, jobs.<job_id>.outputs;
+  the runner logs "Skip output ... since it may contain secret").
 - actions/checkout copies the repository, setup-python puts this interpreter first on PATH,
   upload-artifact/download-artifact keep files between jobs with upload-artifact's rule that paths
   are stored relative to the least common ancestor of the search paths.
@@ -109,6 +112,7 @@ class WorkflowSimulator:
         inputs: Mapping[str, Any],
         secrets: Mapping[str, str] | None = None,
         granted: Mapping[str, str] | None = None,
+        vars_: Mapping[str, str] | None = None,
     ) -> RunRecord:
         """`uses: <workflow>` from a caller job that grants `granted` permissions."""
         spec = load(workflow)
@@ -119,7 +123,7 @@ class WorkflowSimulator:
         if unknown:
             raise WorkflowError(f"{workflow.name}: secrets {sorted(unknown)} are not declared by workflow_call")
         check_permissions(workflow.name, spec, granted)
-        contexts = {"inputs": values, "secrets": dict(secrets or {}), "vars": {}}
+        contexts = {"inputs": values, "secrets": dict(secrets or {}), "vars": dict(vars_ or {})}
         run = self._run_jobs(spec, contexts)
         outputs = {
             name: to_string(interpolate(meta["value"], {"jobs": self._jobs_context(run)}))
@@ -128,23 +132,30 @@ class WorkflowSimulator:
         return RunRecord(run, outputs)
 
     def dispatch(
-        self, workflow: Path, inputs: Mapping[str, Any], secrets: Mapping[str, str] | None = None
+        self,
+        workflow: Path,
+        inputs: Mapping[str, Any],
+        secrets: Mapping[str, str] | None = None,
+        vars_: Mapping[str, str] | None = None,
     ) -> RunRecord:
         spec = load(workflow)
         trigger = spec["on"].get("workflow_dispatch")
         if trigger is None:
             raise WorkflowError(f"{workflow.name} has no workflow_dispatch trigger")
         values = check_inputs(workflow.name, (trigger or {}).get("inputs") or {}, inputs, dispatch=True)
-        contexts = {"inputs": values, "secrets": dict(secrets or {}), "vars": {}}
+        contexts = {"inputs": values, "secrets": dict(secrets or {}), "vars": dict(vars_ or {})}
         return RunRecord(self._run_jobs(spec, contexts), {})
 
-    def trigger(self, workflow: Path, secrets: Mapping[str, str] | None = None) -> RunRecord:
+    def trigger(
+        self, workflow: Path, secrets: Mapping[str, str] | None = None, vars_: Mapping[str, str] | None = None
+    ) -> RunRecord:
         """The workflow started by the event of the `github` context (push, pull_request, schedule)."""
         spec = load(workflow)
         event = self.github["event_name"]
         if event not in (spec["on"] or {}):
             raise WorkflowError(f"{workflow.name} does not run on {event}")
-        return RunRecord(self._run_jobs(spec, {"inputs": {}, "secrets": dict(secrets or {}), "vars": {}}), {})
+        contexts = {"inputs": {}, "secrets": dict(secrets or {}), "vars": dict(vars_ or {})}
+        return RunRecord(self._run_jobs(spec, contexts), {})
 
     def caller(
         self,
@@ -152,6 +163,7 @@ class WorkflowSimulator:
         inputs: Mapping[str, Any] | None = None,
         secrets: Mapping[str, str] | None = None,
         overrides: Mapping[str, str] | None = None,
+        vars_: Mapping[str, str] | None = None,
     ) -> dict[str, RunRecord]:
         """Run a template's jobs that call our reusable workflows (with some `with:` values replaced).
 
@@ -160,7 +172,7 @@ class WorkflowSimulator:
         spec = load(template)
         dispatch = (spec["on"] or {}).get("workflow_dispatch") or {}
         values = check_inputs(template.name, dispatch.get("inputs") or {}, inputs or {}, dispatch=True)
-        contexts = {"inputs": values, "secrets": dict(secrets or {}), "vars": {}, "github": self.github}
+        contexts = {"inputs": values, "secrets": dict(secrets or {}), "vars": dict(vars_ or {}), "github": self.github}
         runs = {}
         for name, job in spec["jobs"].items():
             match = OUR_WORKFLOW.match(job.get("uses", ""))
@@ -170,7 +182,8 @@ class WorkflowSimulator:
             given |= {key: value for key, value in (overrides or {}).items() if key in given}
             passed = {key: to_string(interpolate(v, contexts)) for key, v in (job.get("secrets") or {}).items()}
             granted = job.get("permissions", spec.get("permissions"))
-            runs[name] = self.call(ROOT / ".github/workflows" / match.group("file"), given, passed, granted)
+            called = ROOT / ".github/workflows" / match.group("file")
+            runs[name] = self.call(called, given, passed, granted, vars_)
         return runs
 
     # Jobs ----------------------------------------------------------------------------------
@@ -223,7 +236,9 @@ class WorkflowSimulator:
                 record.result = "failure"
                 self._deployment_status(deployment, "failure", "")
                 return record
-        record.outputs = {k: to_string(interpolate(v, ctx)) for k, v in (job.get("outputs") or {}).items()}
+        record.outputs = _drop_secrets(
+            {k: to_string(interpolate(v, ctx)) for k, v in (job.get("outputs") or {}).items()}, ctx["secrets"]
+        )
         environment = job.get("environment")
         url = environment.get("url", "") if isinstance(environment, Mapping) else ""
         self._deployment_status(deployment, "success", to_string(interpolate(url, ctx)))
@@ -336,6 +351,12 @@ class WorkflowSimulator:
             "GITHUB_EVENT_NAME": g["event_name"],
             "GITHUB_API_URL": self.github_api_url,
         }
+
+
+def _drop_secrets(outputs: Mapping[str, str], secrets: Mapping[str, str]) -> dict[str, str]:
+    """What the job passes on: an output holding any secret's value arrives empty."""
+    values = [v for v in secrets.values() if v]
+    return {name: "" if any(v in value for v in values) else value for name, value in outputs.items()}
 
 
 def _value(value: Any) -> Any:

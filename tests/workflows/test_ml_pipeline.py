@@ -161,14 +161,19 @@ def test_a_failed_gate_stops_the_pipeline_before_anything_is_uploaded(simulate: 
     assert models_in(platform, "ml-models-dev-local") == {}
 
 
-def test_an_access_token_secret_works_instead_of_oidc(simulate: Any, platform: Platform) -> None:
+def test_an_access_token_secret_works_and_a_jf_url_secret_is_warned_about(simulate: Any, platform: Platform) -> None:
     inputs = pipeline_inputs(platform, promote=False) | {"oidc-provider-name": "", "jfrog-url": ""}
     secrets = {"JF_ACCESS_TOKEN": platform.sandbox.admin_token, "JF_URL": platform.sandbox.url}
 
     run = simulate().call(PIPELINE, inputs, secrets, GRANTED)
 
-    assert run.jobs["publish"].result == "success"
+    publish = run.jobs["publish"]
+    assert publish.result == "success"
     assert run.outputs["scan-result"] == "pass"
+    assert publish.actions[0].outputs["model-url"].startswith(platform.sandbox.url)
+    assert run.outputs["model-url"] == "", "the runner drops a job output that holds a secret's value"
+    warning = publish.step("Warn when the JFrog URL is a secret").stdout
+    assert warning.startswith("::warning title=JF_URL is a secret::The runner drops job outputs")
 
 
 def test_a_scheduled_run_of_the_template_runs_the_pipeline_as_written_and_promotes(
@@ -177,7 +182,7 @@ def test_a_scheduled_run_of_the_template_runs_the_pipeline_as_written_and_promot
     simulator = simulate(event_name="schedule", event=SCHEDULE_EVENT)
     assert "schedule" in load(TEMPLATE)["on"]
 
-    runs = simulator.caller(TEMPLATE, overrides={"jfrog-url": platform.sandbox.url})
+    runs = simulator.caller(TEMPLATE, vars_={"JF_URL": platform.sandbox.url})
 
     run = runs["pipeline"]
     assert {name: job.result for name, job in run.jobs.items()} == {
@@ -186,6 +191,7 @@ def test_a_scheduled_run_of_the_template_runs_the_pipeline_as_written_and_promot
         "promote": "success",
     }
     assert len(models_in(platform, "ml-models-prod-local")) == 1
+    assert run.outputs["model-url"].startswith(platform.sandbox.url), "a variable's value is no secret"
 
 
 def test_a_caller_that_does_not_grant_id_token_write_is_refused(simulate: Any, platform: Platform) -> None:

@@ -87,7 +87,7 @@ def test_the_manual_promotion_template_calls_the_reusable_workflow_as_written(
 ) -> None:
     publish(simulate, platform, "7")
 
-    runs = simulate(run_number="50").caller(PROMOTE_TEMPLATE, overrides={"jfrog-url": platform.sandbox.url})
+    runs = simulate(run_number="50").caller(PROMOTE_TEMPLATE, vars_={"JF_URL": platform.sandbox.url})
 
     assert runs["promote"].jobs["promote"].result == "success"
     assert build_statuses(platform, "fraud-model", "7") == ["Staging", "Production"]

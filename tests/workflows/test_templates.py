@@ -31,7 +31,7 @@ def pull_request_context() -> dict[str, Any]:
 def test_the_pr_preview_gates_comments_and_changes_nothing_in_artifactory(simulate: Any, platform: Platform) -> None:
     simulator = simulate(**pull_request_context())
 
-    run = simulator.trigger(PR_PREVIEW, {"JF_URL": platform.sandbox.url})
+    run = simulator.trigger(PR_PREVIEW, vars_={"JF_URL": platform.sandbox.url})
 
     job = run.jobs["preview"]
     assert job.result == "success", job.actions[-1].log if job.actions else job.steps[-1].stdout
@@ -45,8 +45,8 @@ def test_the_pr_preview_gates_comments_and_changes_nothing_in_artifactory(simula
 
 
 def test_a_second_push_to_the_pr_updates_the_same_comment(simulate: Any, platform: Platform) -> None:
-    simulate(**pull_request_context()).trigger(PR_PREVIEW, {"JF_URL": platform.sandbox.url})
-    simulate(**pull_request_context()).trigger(PR_PREVIEW, {"JF_URL": platform.sandbox.url})
+    simulate(**pull_request_context()).trigger(PR_PREVIEW, vars_={"JF_URL": platform.sandbox.url})
+    simulate(**pull_request_context()).trigger(PR_PREVIEW, vars_={"JF_URL": platform.sandbox.url})
 
     assert len(platform.github.issue_comments(PR_NUMBER)) == 1
 
@@ -55,7 +55,7 @@ def test_the_nightly_rescan_scans_the_build_now_in_production(simulate: Any, pla
     publish(simulate, platform, "7", promote=True)
     simulator = simulate(event_name="schedule", run_number="99")  # not the build's number
 
-    run = simulator.trigger(RESCAN, {"JF_URL": platform.sandbox.url})
+    run = simulator.trigger(RESCAN, vars_={"JF_URL": platform.sandbox.url})
 
     job = run.jobs["rescan"]
     assert job.result == "success"
