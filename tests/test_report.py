@@ -279,7 +279,7 @@ def test_files_uploaded_with_allow_unsafe_pickle_open_the_report(tmp_path: Path)
 
     text = render(ctx)
 
-    flag = "### :warning: 1 model files that run code when loaded were uploaded (allow-unsafe-pickle)"
+    flag = "### :warning: 1 model file that runs code when loaded was uploaded (allow-unsafe-pickle)"
     assert text.index(flag) < text.index("### :white_check_mark: Quality gate passed")
     assert "Each carries the property `model.unsafe-globals`. Review them before approving the promotion." in text
     assert (

@@ -110,7 +110,7 @@ def test_a_file_uploaded_with_allow_unsafe_pickle_that_only_xray_fails(
     )
     assert result.outputs["scan-result"] == "fail"
 
-    flag = "### :warning: 1 model files that run code when loaded were uploaded (allow-unsafe-pickle)"
+    flag = "### :warning: 1 model file that runs code when loaded was uploaded (allow-unsafe-pickle)"
     row = "| [fraud-model/7/model.pkl]("
     [comment] = [c["body"] for c in github.issue_comments(12) if MARKER in c["body"]]
     for report in (result.summary, comment):

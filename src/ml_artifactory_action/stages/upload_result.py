@@ -93,9 +93,11 @@ def unsafe_markdown(result: UploadResult) -> str:
     """The warning for whoever approves the promotion: files that run code when loaded."""
     if not result.unsafe:
         return ""
-    verb = "would be uploaded" if result.dry_run else "were uploaded"
+    count = len(result.unsafe)
+    files = "1 model file that runs" if count == 1 else f"{count} model files that run"
+    verb = ("would be" if result.dry_run else "was" if count == 1 else "were") + " uploaded"
     lines = [
-        f"### :warning: {len(result.unsafe)} model files that run code when loaded {verb} (allow-unsafe-pickle)",
+        f"### :warning: {files} code when loaded {verb} (allow-unsafe-pickle)",
         "",
         f"Each carries the property `{UNSAFE_GLOBALS_PROPERTY}`. Review them before approving the promotion.",
         "",
