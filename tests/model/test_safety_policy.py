@@ -239,3 +239,14 @@ def test_keras_config_modules_outside_keras_layers_block(
     report = scan_path(path)
 
     assert (report.format, report.safe) == ("text", not refused)
+
+
+def test_an_extension_code_cannot_be_checked_and_only_allow_unsafe_pickle_passes_it(tmp_path: Path) -> None:
+    """EXT1 names whatever the loading program registered with copyreg: unknowable, so refused."""
+    path = tmp_path / "m.pkl"
+    path.write_bytes(PROTO2 + b"\x82\x01" + b"(tR" + STOP)
+
+    (finding,) = scan_path(path).findings
+
+    assert (finding.global_name, finding.severity) == ("copyreg._extension_registry.1", "unreadable")
+    assert "only allow-unsafe-pickle: true uploads a file that imports it" in finding.detail

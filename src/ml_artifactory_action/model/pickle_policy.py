@@ -35,6 +35,11 @@ _KNOWN_ROOTS = (
     frozenset(tiers.WELL_KNOWN_ROOTS.split()) | sys.stdlib_module_names | {"__builtin__", "copy_reg", "cPickle"}
 )
 
+# Where the scan's reading puts an EXT1/EXT2/EXT4 opcode's code. CPython's registry is empty
+# unless the loading program fills it, so pickle.load fails on an unregistered code; a registered
+# one names a global this scan cannot see. Refused as "cannot be checked", not as code that runs:
+# four random bytes of tensor data can start with an EXT opcode.
+EXTENSION_REGISTRY = "copyreg._extension_registry"
 ONLY_UNSAFE = "only allow-unsafe-pickle: true uploads a file that imports it; allowed-globals cannot allow it"
 
 
@@ -70,6 +75,8 @@ class Allowlist:
 
 def severity(module: str, name: str, *, engine_dangerous: bool, allowlist: Allowlist) -> Severity | None:
     """None when allowed; otherwise how bad an import of `module.name` is."""
+    if module == EXTENSION_REGISTRY:
+        return "unreadable"  # resolved by the loading process's copyreg registry: unknowable here
     if engine_dangerous or is_dangerous(module, name):
         return "dangerous"
     return None if allowlist.allows(module, name) else "suspicious"
@@ -123,7 +130,12 @@ def parse_allowed_global(entry: str) -> str:
 
 
 def describe(global_name: str, level: Severity, where: str) -> Finding:
-    if level == "dangerous":
+    if level == "unreadable":
+        why = (
+            "an extension code, which pickle resolves through the loading program's copyreg registry to a "
+            f"global this scan cannot see; {ONLY_UNSAFE}"
+        )
+    elif level == "dangerous":
         why = f"which can run code, reach the OS or the network, or import modules; {ONLY_UNSAFE}"
     else:
         why = (
