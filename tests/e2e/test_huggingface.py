@@ -96,6 +96,11 @@ def test_a_second_upload_sends_only_what_changed(action: ActionHarness, sandbox:
         len(b'{"model_type": "fraud", "v": 2}') + len(MODEL["tokenizer/vocab.txt"])
     )
     assert all(a["path"].startswith("models/acme/fraud/v2_") for a in again.json_output("artifacts"))
+    rerun = _run(action, "upload", **{"model-version": "v2"})  # the same files again: no new commit
+    assert rerun.returncode == 0, rerun.log
+    assert "already holds exactly these files: nothing to commit" in rerun.log
+    assert rerun.json_output("artifacts") == again.json_output("artifacts")
+    assert rerun.outputs["uploaded-bytes"] == "0"
 
 
 def test_upload_through_a_virtual_repository_lands_in_its_deployment_repository(

@@ -17,7 +17,7 @@ from ml_artifactory_action.artifactory import huggingface as hf
 from ml_artifactory_action.artifactory.client import ArtifactoryClient
 from ml_artifactory_action.artifactory.properties import Properties
 from ml_artifactory_action.artifactory.search import Item
-from ml_artifactory_action.errors import ConfigError, IntegrityError
+from ml_artifactory_action.errors import ArtifactoryError, ConfigError, IntegrityError
 from ml_artifactory_action.model.checksums import sha256_file
 from ml_artifactory_action.model.files import ModelFile
 from ml_artifactory_action.model.hash_cache import FileKey, HashCache
@@ -71,6 +71,12 @@ def publish(
     wanted = hf.missing_objects(client, target, hf_files)
     if settings.dry_run:
         return _dry_run(client, target, hf_files, wanted, runner)
+    unchanged = _unchanged_revision(client, target, hf_files)
+    if unchanged is not None:
+        folder, stored = unchanged
+        runner.info(f"{target.repo}/{folder} already holds exactly these files: nothing to commit")
+        _set_properties(client, target.repo, folder, hf_files, props=props, file_props=file_props)
+        return folder, _artifacts(client, hf_files, stored, folder, set(), present=True)
     modes = hf.upload_modes(client, target, hf_files)
     lfs = [f for f in hf_files if modes[f.path] == "lfs" and f.size > 0]
     to_send = [f for f in lfs if f.sha256 in wanted]
@@ -88,13 +94,37 @@ def publish(
     sha = hf.commit(client, target, f"Upload {target.repo_id} {target.revision}", regular, lfs)
     folder, stored = hf.revision_items(client, target)
     runner.info(f"Committed {target.repo_id}@{target.revision} as {sha} in {target.repo}/{folder}")
-    hf.set_properties(client, target.repo, folder, props)
-    for local, extra in file_props.items():
-        match = next((f for f in hf_files if str(f.local) == local), None)
-        if match is not None and extra:
-            hf.set_properties(client, target.repo, f"{folder}/{match.path}", extra)
+    _set_properties(client, target.repo, folder, hf_files, props=props, file_props=file_props)
     sent = {f.sha256 for f in to_send} | {f.sha256 for f in regular}
     return folder, _artifacts(client, hf_files, stored, folder, sent)
+
+
+def _unchanged_revision(
+    client: ArtifactoryClient, target: hf.HfTarget, files: Sequence[hf.HfFile]
+) -> tuple[str, list[Item]] | None:
+    """The revision's newest commit, when it holds exactly these files (a re-run changes nothing)."""
+    try:
+        folder, stored = hf.revision_items(client, target)
+    except ArtifactoryError:
+        return None  # no such revision yet
+    held = {item.repo_path[len(folder) + 1 :]: item.sha256 for item in stored}
+    return (folder, stored) if held == {f.path: f.sha256 for f in files} else None
+
+
+def _set_properties(
+    client: ArtifactoryClient,
+    repo: str,
+    folder: str,
+    files: Sequence[hf.HfFile],
+    *,
+    props: Properties,
+    file_props: Mapping[str, Properties],
+) -> None:
+    hf.set_properties(client, repo, folder, props)
+    for file in files:
+        extra = file_props.get(str(file.local))
+        if extra:
+            hf.set_properties(client, repo, f"{folder}/{file.path}", extra)
 
 
 def _hashed(files: Sequence[ModelFile], cache: HashCache, runner: Runner) -> list[hf.HfFile]:
@@ -118,7 +148,13 @@ def _send(client: ArtifactoryClient, href: str, file: hf.HfFile, runner: Runner)
 
 
 def _artifacts(
-    client: ArtifactoryClient, files: Sequence[hf.HfFile], stored: Sequence[Item], folder: str, sent: set[str]
+    client: ArtifactoryClient,
+    files: Sequence[hf.HfFile],
+    stored: Sequence[Item],
+    folder: str,
+    sent: set[str],
+    *,
+    present: bool = False,
 ) -> list[UploadedArtifact]:
     """What the revision holds for each file; IntegrityError if the server stored other content."""
     by_path = {item.repo_path[len(folder) + 1 :]: item for item in stored}
@@ -142,6 +178,7 @@ def _artifacts(
                 md5=item.md5,
                 download_uri=storage.download_url(client, item.repo, item.repo_path),
                 sent=file.sha256 in sent,
+                already_present=present,
             )
         )
     return sorted(artifacts, key=lambda a: a.path)
