@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from artifactory_sandbox.aql import AqlError, Query
+from artifactory_sandbox.aql import AqlError, Comparison, Criterion, Logical, Query
 from artifactory_sandbox.aql_sql import (
     BUILD_COLUMNS,
     ITEM_COLUMNS,
@@ -21,6 +21,7 @@ from artifactory_sandbox.aql_sql import (
     compile_query,
     main_fields,
 )
+from artifactory_sandbox.repos import read_order
 
 # Artifactory's default for REST and AQL searches (`artifactory.search.userQueryLimit`, JFrog KB
 # "Maximum number of search queries": "For REST Api/AQL search the default maximum value of
@@ -58,6 +59,8 @@ def execute(
     includes, fields = _resolve_includes(query)
     if query.domain == "items" and not is_admin:
         _require_minimal_fields(fields)
+    if query.domain == "items":
+        query = dataclasses.replace(query, criteria=_through_virtuals(conn, query.criteria))
     capped = query.limit is None or query.limit > hard_limit
     bounded = dataclasses.replace(query, limit=hard_limit + 1) if capped else query
     compiled = compile_query(bounded, fields)
@@ -70,6 +73,26 @@ def execute(
     if trimmed:
         answer_range |= {"limit": hard_limit, "notification": TRIMMED_NOTICE}
     return {"results": results, "range": answer_range}
+
+
+def _through_virtuals(conn: sqlite3.Connection, criterion: Criterion) -> Logical:
+    """`"repo": <virtual>` searches the virtual repository's members (JFrog "AQL supports virtual
+    repositories": "the query will be applied to local repositories and remote repository caches
+    included in the specified virtual repository")."""
+    logical = criterion if isinstance(criterion, Logical) else Logical("$and", (criterion,))
+    return Logical(logical.op, tuple(_expanded(conn, term) for term in logical.terms))
+
+
+def _expanded(conn: sqlite3.Connection, term: Criterion) -> Criterion:
+    if isinstance(term, Logical):
+        return _through_virtuals(conn, term)
+    if term.field != "repo" or term.op != "$eq" or not isinstance(term.value, str):
+        return term
+    row = conn.execute("SELECT rclass FROM repos WHERE key = ?", (term.value,)).fetchone()
+    if row is None or row["rclass"] != "virtual":
+        return term
+    members = read_order(conn, term.value)
+    return Logical("$or", tuple(Comparison("repo", "$eq", key) for key in members) or (term,))
 
 
 def _resolve_includes(query: Query) -> tuple[_Includes, tuple[str, ...]]:

@@ -200,6 +200,25 @@ def test_sort_offset_limit_and_range(db: Database) -> None:
     assert names(latest) == ["README.md"]
 
 
+def test_a_virtual_repository_is_searched_through_its_members(db: Database) -> None:
+    """JFrog "AQL supports virtual repositories": `items.find({"repo" : "my-virtual"})` "will be
+    applied to local repositories and remote repository caches included in the specified virtual
+    repository"; the items keep their own repository."""
+    with db.tx() as conn:
+        repos = (
+            ("other-local", "local", []),
+            ("empty-local", "local", []),
+            ("all", "virtual", ["other-local", "empty-local"]),
+        )
+        for key, rclass, members in repos:
+            config = json.dumps({"key": key, "rclass": rclass, "repositories": members})
+            conn.execute("INSERT INTO repos(key, rclass, package_type, config, created) VALUES (?,?,?,?,?)",
+                         (key, rclass, "generic", config, T0))  # fmt: skip
+    answer = run(db, 'items.find({"$or":[{"repo":"all"},{"repo":{"$eq":"nothing"}}]}).include("repo","name")')
+    assert answer["results"] == [{"repo": "other-local", "name": "Model.PKL"}]
+    assert names(run(db, 'items.find({"repo":{"$match":"al*"}})')) == []  # only an exact key names a virtual
+
+
 def test_answers_are_cut_at_the_search_limit_and_say_so(db: Database) -> None:
     """JFrog "AQL Execution" sample of a capped answer: `"range": {"start_pos": 0, "end_pos": 1,
     "total": 1, "limit": 5, "notification": "AQL query reached the search hard limit, results are

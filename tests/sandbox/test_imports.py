@@ -4,6 +4,7 @@ checking or inside functions: a circle there still ties the two modules into one
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import artifactory_sandbox
@@ -24,6 +25,7 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
+@functools.cache
 def _graph() -> dict[str, set[str]]:
     modules = {path.stem: path for path in PACKAGE.glob("*.py")}
     return {name: _imports(path) & set(modules) for name, path in modules.items()}
