@@ -133,7 +133,7 @@ def test_properties_parameters_and_metrics_become_item_properties(published: Pub
 def test_files_are_offered_by_checksum_first_and_sent_only_when_unknown(published: Published) -> None:
     uploads = [e for e in published.requests if e["method"] == "PUT" and "/tmp/" in e["path"]]
     first_attempt: dict[str, dict[str, Any]] = {}
-    for entry in uploads:
+    for entry in sorted(uploads, key=lambda e: e["at"] - e["duration"]):  # by start: the log is by end
         first_attempt.setdefault(entry["path"], entry)
     assert all(entry["bytes_received"] == 0 for entry in first_attempt.values())
     # Version 1.0.1 has the same model bytes: the checksum deploy alone stores it.
@@ -142,11 +142,15 @@ def test_files_are_offered_by_checksum_first_and_sent_only_when_unknown(publishe
 
 
 def test_frogml_checks_the_sha256_by_head_before_each_download(published: Published) -> None:
-    calls = [(e["method"], e["path"]) for e in published.requests if e["method"] in ("HEAD", "GET")]
-    downloads = [path for method, path in calls if method == "GET" and "/api/" not in path]
+    # The log is written as each answer ends, so concurrent requests may be logged out of order:
+    # compare when each request started (a GET follows its HEAD's answer).
+    started: dict[tuple[str, str], float] = {}
+    for e in published.requests:
+        started.setdefault((e["method"], e["path"]), e["at"] - e["duration"])
+    downloads = [path for method, path in started if method == "GET" and "/api/" not in path]
     assert downloads
     for path in downloads:
-        assert calls.index(("HEAD", path)) < calls.index(("GET", path))
+        assert started[("HEAD", path)] < started[("GET", path)]
 
 
 def test_a_namespaced_folder_model_with_dependencies_and_code_and_a_server_chosen_version(published: Published) -> None:
