@@ -209,8 +209,8 @@ def _open_upstream(config: Repo, relative: str) -> Any:
         raise HttpError(502, f"Remote repository {config.key} has no http(s) url")
     request = urllib.request.Request(f"{base}/{relative}")  # noqa: S310  scheme checked above
     token = config.config.get("password")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
+    if token:  # not carried over a redirect (the Hub sends LFS downloads to a CDN host)
+        request.add_unredirected_header("Authorization", f"Bearer {token}")
     try:
         return urllib.request.urlopen(request, timeout=UPSTREAM_TIMEOUT_S)  # noqa: S310  url from repo config
     except urllib.error.HTTPError as err:
