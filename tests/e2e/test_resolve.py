@@ -59,3 +59,21 @@ def test_resolve_by_properties_by_build_and_as_a_dry_run(action: ActionHarness, 
             "Build fraud-model #8 has no files in ml-models-prod-local. Promote the build to target-repo first, or check resolve-build and build-name.",
         )
     ]
+
+
+def test_a_production_file_overwritten_after_promotion_is_refused_and_nothing_handed_over(
+    action: ActionHarness, sandbox: SandboxHandle
+) -> None:
+    published_and_promoted(action, sandbox)
+    SandboxClient(sandbox).deploy(
+        "ml-models-prod-local", "fraud-model/7/model.safetensors", b"not the promoted weights"
+    )
+
+    result = action.run({"stages": "resolve", "download-dir": "serving/model"})
+
+    assert result.returncode == 1
+    [(title, message)] = result.errors
+    assert title == "Production model differs from its build"
+    assert "fraud-model/7/model.safetensors holds sha256 " in message
+    assert "so nothing was downloaded" in message
+    assert not (action.workspace / "serving").exists()

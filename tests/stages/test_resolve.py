@@ -25,6 +25,19 @@ def stored(number: str, files: dict[str, bytes], **props: str) -> list[dict[str,
     return rows
 
 
+def recorded(number: str, files: dict[str, bytes], **info: object) -> dict[str, object]:
+    """The build-info of build `number` listing `files` as build-publish records them."""
+    artifacts = [
+        {
+            "name": name.rpartition("/")[2],
+            "path": f"fraud-model/{number}/{name}",
+            "sha256": hashlib.sha256(c).hexdigest(),
+        }
+        for name, c in files.items()
+    ]
+    return {"modules": [{"id": "fraud-model", "artifacts": artifacts}], **info}
+
+
 def server(
     rows: list[dict[str, object]], contents: dict[str, bytes], builds: dict[str, dict[str, object]]
 ) -> FakeJFrog:
@@ -46,7 +59,7 @@ def test_the_production_build_is_downloaded_keeping_its_layout(tmp_path: Path) -
     fake = server(
         rows,
         contents("6", FILES) | contents("5", older),
-        {"5": {"statuses": [status(1)]}, "6": {"statuses": [status(2)]}},
+        {"5": recorded("5", older, statuses=[status(1)]), "6": recorded("6", FILES, statuses=[status(2)])},
     )
     ctx = make_context(tmp_path, {"stages": "resolve", "download-dir": "prod-model"}, fake=fake)
 
@@ -62,7 +75,7 @@ def test_the_production_build_is_downloaded_keeping_its_layout(tmp_path: Path) -
 
 
 def test_a_second_resolve_downloads_nothing_and_a_changed_file_is_replaced(tmp_path: Path) -> None:
-    fake = server(stored("6", FILES), contents("6", FILES), {"6": {"statuses": [status(2)]}})
+    fake = server(stored("6", FILES), contents("6", FILES), {"6": recorded("6", FILES, statuses=[status(2)])})
     resolve.run(make_context(tmp_path, {"stages": "resolve"}, fake=fake))
     (tmp_path / "workspace" / "model" / "conf" / "config.json").write_text("tampered")
     fake.requests.clear()
@@ -85,7 +98,7 @@ def test_a_second_resolve_downloads_nothing_and_a_changed_file_is_replaced(tmp_p
 def test_a_given_build_or_properties_select_other_files(tmp_path: Path) -> None:
     older = {"model.safetensors": b"old"}
     rows = stored("5", older, stage="canary") + stored("6", FILES)
-    fake = server(rows, contents("5", older) | contents("6", FILES), {})
+    fake = server(rows, contents("5", older) | contents("6", FILES), {"5": recorded("5", older)})
 
     by_build = resolve.run(make_context(tmp_path / "a", {"stages": "resolve", "resolve-build": "5"}, fake=fake))
     by_props = resolve.run(
@@ -99,7 +112,7 @@ def test_a_given_build_or_properties_select_other_files(tmp_path: Path) -> None:
 
 
 def test_a_dry_run_downloads_nothing(tmp_path: Path) -> None:
-    fake = server(stored("6", FILES), contents("6", FILES), {"6": {"statuses": [status(2)]}})
+    fake = server(stored("6", FILES), contents("6", FILES), {"6": recorded("6", FILES, statuses=[status(2)])})
     ctx = make_context(tmp_path, {"stages": "resolve", "dry-run": "true"}, fake=fake)
 
     result = resolve.run(ctx)
@@ -124,3 +137,62 @@ def test_nothing_to_resolve_is_a_clear_error(tmp_path: Path, inputs: dict[str, s
         resolve.run(make_context(tmp_path, {"stages": "resolve", **inputs}, fake=fake))
 
     assert caught.value.message == message
+
+
+def refused(tmp_path: Path, fake: FakeJFrog, **inputs: str) -> ResolveError:
+    with pytest.raises(ResolveError) as caught:
+        resolve.run(make_context(tmp_path, {"stages": "resolve", **inputs}, fake=fake))
+    downloads = [r.url.path for r in fake.requests if r.method == "GET" and "/api/" not in r.url.path]
+    assert downloads == []
+    assert not (tmp_path / "workspace" / "model").exists()
+    return caught.value
+
+
+def test_a_production_file_overwritten_after_promotion_stops_resolve(tmp_path: Path) -> None:
+    """The overwrite dropped its build properties: only config.json is found by them."""
+    config, weights = stored("6", FILES)[1], stored("6", {"model.safetensors": b"other weights"})[0]
+    weights["properties"] = []
+    fake = server([config, weights], contents("6", FILES), {"6": recorded("6", FILES, statuses=[status(2)])})
+
+    error = refused(tmp_path, fake)
+
+    assert error.title == "Production model differs from its build"
+    assert error.message == (
+        "ml-models-prod-local does not hold build fraud-model #6 as it was recorded, so nothing was downloaded: "
+        f"fraud-model/6/model.safetensors holds sha256 {hashlib.sha256(b'other weights').hexdigest()}, the build "
+        f"recorded sha256 {hashlib.sha256(FILES['model.safetensors']).hexdigest()}"
+    )
+
+
+def test_a_deleted_file_a_changed_one_and_one_the_build_never_listed_are_each_named(tmp_path: Path) -> None:
+    changed = stored("6", {"conf/config.json": b"changed"})
+    foreign = stored("6", {"extra.bin": b"x"})
+    fake = server(changed + foreign, {}, {"6": recorded("6", FILES, statuses=[status(2)])})
+
+    message = refused(tmp_path, fake).message
+
+    assert message.split(": ", 1)[1].split("; ") == [
+        "fraud-model/6/model.safetensors is missing",
+        f"fraud-model/6/conf/config.json holds sha256 {hashlib.sha256(b'changed').hexdigest()}, the build recorded "
+        f"sha256 {hashlib.sha256(FILES['conf/config.json']).hexdigest()}",
+        "fraud-model/6/extra.bin carries the build's properties but the build does not list it",
+    ]
+
+
+def test_a_build_info_with_sha1_only_is_checked_by_sha1_and_one_without_is_refused(tmp_path: Path) -> None:
+    rows = stored("6", FILES)
+    sha1s = {f"{r['path']}/{r['name']}": str(r["actual_sha1"]) for r in rows}
+    by_sha1 = [{"path": p, "name": p.rpartition("/")[2], "sha1": sha} for p, sha in sha1s.items()]
+    fake = server(rows, contents("6", FILES), {"6": {"modules": [{"artifacts": by_sha1}], "statuses": [status(2)]}})
+
+    assert len(resolve.run(make_context(tmp_path / "a", {"stages": "resolve"}, fake=fake)).files) == 2
+
+    missing = server(rows, contents("6", FILES), {"6": {"statuses": [status(2)]}})
+    assert refused(tmp_path / "b", missing).message == (
+        "The build-info of fraud-model #6 lists no files; nothing was downloaded."
+    )
+    unpublished = server(stored("6", FILES, stage="canary"), {}, {})
+    assert refused(tmp_path / "c", unpublished, **{"resolve-properties": "stage=canary"}).message == (
+        "Build fraud-model #6 has no build-info on the server, so its files cannot be checked against what the "
+        "build recorded; nothing was downloaded."
+    )

@@ -2,7 +2,9 @@
 
 Which files: `resolve-properties` (files carrying them; the newest build among them), else
 `resolve-build` (that build's files), else the build now in production (the latest promotion with
-`status`, as promote and gate read it). Files keep their layout below the build's common folder.
+`status`, as promote and gate read it). The files served must be the build's, exactly as its
+build-info recorded them (`resolve_check`), or nothing is downloaded. Files keep their layout below
+the build's common folder.
 A file already in place with the right sha256 is not downloaded again.
 """
 
@@ -20,6 +22,7 @@ from ml_artifactory_action.errors import ConfigError, ResolveError
 from ml_artifactory_action.runner import Progress, human_size
 from ml_artifactory_action.settings import Stage
 from ml_artifactory_action.stages.context import StageContext
+from ml_artifactory_action.stages.resolve_check import verified_items
 
 PROGRESS_MIN_SIZE = 64 << 20
 
@@ -118,7 +121,7 @@ def select_items(ctx: StageContext) -> tuple[list[Item], str, str]:
             f"Build {name} #{number} has no files in {repo}.",
             fix="Promote the build to target-repo first, or check resolve-build and build-name.",
         )
-    return items, number, f"build {name} #{number}"
+    return verified_items(ctx.client, repo, items, (name, number), settings.project), number, f"build {name} #{number}"
 
 
 def _by_properties(ctx: StageContext) -> tuple[list[Item], str, str]:
@@ -137,7 +140,15 @@ def _by_properties(ctx: StageContext) -> tuple[list[Item], str, str]:
     number = max(groups, key=lambda n: max(i.created for i in groups[n]))
     if len(groups) > 1:
         ctx.runner.info(f"{len(groups)} builds carry {wanted}; taking the newest, #{number}.")
-    return groups[number], number, f"files with {wanted}"
+    chosen, build_name = groups[number], groups[number][0].prop("build.name")
+    if not (number and build_name):
+        ctx.runner.info(f"The files with {wanted} name no build: each is checked against the server's sha256 only.")
+        return chosen, number, f"files with {wanted}"
+    return (
+        verified_items(ctx.client, repo, chosen, (build_name, number), settings.project),
+        number,
+        f"files with {wanted}",
+    )
 
 
 def common_folder(items: list[Item]) -> str:
