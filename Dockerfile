@@ -25,6 +25,13 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_ROOT_USER_ACTION=ignore
 # COPY, not RUN --mount: podman's build cache ignores what a bind mount holds, and would keep an
 # image of stale code or dependencies. The copies are a few kilobytes.
+# git: build-info takes the commit message from the checkout when the event does not carry it (every
+# event but push). Not pinned to a version: Debian keeps only the current build of a release's
+# package, so a pin would stop the image building at git's next security update.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends git \
+    && rm -rf /var/lib/apt/lists/*
 COPY requirements/action.txt /tmp/action.txt
 RUN python -m pip install --no-cache-dir --require-hashes -r /tmp/action.txt && rm /tmp/action.txt
 COPY --from=wheel /wheels /tmp/wheels

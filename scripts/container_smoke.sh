@@ -5,6 +5,8 @@
 #   workspace mounted at /github/workspace and used as the working directory, HOME=/github/home,
 #   file commands under /github/file_commands, the event at /github/workflow/event.json, every
 #   input of action.yml as INPUT_<NAME> with its hyphens (defaults included), root, host network.
+# The workspace is a git checkout owned by another user than the container's root (uid 1001, as on
+# GitHub's hosted runners): files the action leaves must be that user's, and git must read it.
 # Two traps make it stricter than the runner: PATH inside the container is broken (the entrypoint
 # must not need it) and the workspace holds a decoy `ml_artifactory_action` package (the entrypoint
 # must not import from the working directory).
@@ -21,6 +23,7 @@ ENGINE=${CONTAINER_ENGINE:-podman}
 STANDIN=${STANDIN:-$ROOT/../shared/tools/container-standin}
 IMAGE=${SMOKE_IMAGE:-localhost/ml-artifactory-action:smoke}
 STAGES=gate,upload,build-publish,scan,promote,resolve
+RUNNER_UID=1001  # the runner's user on GitHub's hosted runners owns the workspace
 
 skip() {
   echo "container smoke test SKIPPED: $*"
@@ -75,7 +78,7 @@ echo "sandbox at $SANDBOX_URL"
 RUNNER=$SMOKE_DIR/runner
 mkdir -p "$RUNNER"/{workspace,home,file_commands,workflow}
 touch "$RUNNER"/file_commands/{set_output,set_env,step_summary,add_path,save_state}
-echo '{"ref": "refs/heads/main", "repository": {"default_branch": "main"}}' > "$RUNNER/workflow/event.json"
+echo '{"ref": "refs/heads/main", "repository": {"default_branch": "main"}, "inputs": {}}' > "$RUNNER/workflow/event.json"
 WORKSPACE=$RUNNER/workspace
 cp examples/fraud-model/requirements.txt "$WORKSPACE/"
 (cd "$WORKSPACE" && "$BIN/python" "$ROOT/examples/fraud-model/train.py" --out model --metrics metrics.json)
@@ -83,6 +86,12 @@ mkdir -p "$WORKSPACE/ml_artifactory_action"
 echo 'raise SystemExit("the decoy in the workspace was imported instead of the installed package")' \
   > "$WORKSPACE/ml_artifactory_action/__init__.py"
 cp "$WORKSPACE/ml_artifactory_action/__init__.py" "$WORKSPACE/ml_artifactory_action/__main__.py"
+# A checkout (build-info reads its commit message: the event below is not a push and has none) that
+# belongs, like the workspace, to the runner's user and not to the container's root.
+git -C "$WORKSPACE" init -q
+git -C "$WORKSPACE" -c user.name=smoke -c user.email=smoke@example.com commit -q --allow-empty \
+  -m "Retrain the fraud model on May data"
+as_root chown -R "$RUNNER_UID:$RUNNER_UID" "$WORKSPACE"
 
 # Every input of action.yml with its default, then this run's inputs: one NAME=VALUE per NUL.
 "$BIN/python" - "$SMOKE_DIR/inputs.env" <<EOF
@@ -117,7 +126,7 @@ set +e
   -e GITHUB_STATE=/github/file_commands/save_state \
   -e GITHUB_REPOSITORY=acme/fraud-model -e GITHUB_RUN_ID=4242 -e GITHUB_RUN_NUMBER=42 -e GITHUB_RUN_ATTEMPT=1 \
   -e GITHUB_SHA=3f786850e387550fdab836ed7e6dc881de23001b -e GITHUB_REF=refs/heads/main -e GITHUB_REF_NAME=main \
-  -e GITHUB_EVENT_NAME=push -e GITHUB_WORKFLOW=train -e GITHUB_JOB=publish -e GITHUB_ACTOR=octocat \
+  -e GITHUB_EVENT_NAME=workflow_dispatch -e GITHUB_WORKFLOW=train -e GITHUB_JOB=publish -e GITHUB_ACTOR=octocat \
   -e GITHUB_SERVER_URL=https://github.com -e GITHUB_API_URL=http://127.0.0.1:9 \
   -e JF_URL="$SANDBOX_URL" -e JF_ACCESS_TOKEN="$SANDBOX_TOKEN" \
   "${ENV_ARGS[@]}" "$IMAGE" 2>&1 | tee "$SMOKE_DIR/run.log"
@@ -125,10 +134,10 @@ status=${PIPESTATUS[0]}
 set -e
 
 echo "== checking what the runner would see"
-"$BIN/python" - "$RUNNER" "$status" "$SANDBOX_TOKEN" <<'EOF'
-import hashlib, json, pathlib, sys
+"$BIN/python" - "$RUNNER" "$status" "$SANDBOX_TOKEN" "$SANDBOX_URL" "$RUNNER_UID" <<'EOF'
+import hashlib, json, pathlib, stat, sys, urllib.request
 
-runner, status, token = pathlib.Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+runner, status, token, url, runner_uid = pathlib.Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
 files = runner / "file_commands"
 summary = (files / "step_summary").read_text()
 log = (runner.parent / "run.log").read_text()
@@ -167,6 +176,18 @@ expect(bool(resolved) and resolved[0].read_bytes() == trained, "the resolved mod
 artifacts = json.loads(outputs.get("artifacts", "[]") or "[]")
 expect(hashlib.sha256(trained).hexdigest() in json.dumps(artifacts), "output artifacts lists the model's sha256")
 expect("Model pipeline" in summary, "the job summary holds the report")
+# What the job's next step (the runner's user, not root) finds: its own files, readable, 0644/0755.
+cache = runner / "home/.cache/ml-artifactory-action/hash-cache.json"
+for path, mode in ((resolved[0] if resolved else runner / "workspace/resolved", 0o644),
+                   (runner / "workspace/resolved", 0o755), (cache, 0o644)):
+    st = path.stat() if path.exists() else None
+    found = (st.st_uid, st.st_gid, oct(stat.S_IMODE(st.st_mode))) if st else None
+    expect(found == (runner_uid, runner_uid, oct(mode)),
+           f"{path.relative_to(runner)} is the workspace owner's ({runner_uid}) with mode {oct(mode)} (got {found})")
+request = urllib.request.Request(f"{url}/artifactory/api/build/fraud-model/42", headers={"Authorization": f"Bearer {token}"})
+vcs = json.load(urllib.request.urlopen(request, timeout=10))["buildInfo"].get("vcs") or [{}]
+expect(vcs[0].get("message") == "Retrain the fraud model on May data",
+       f"build-info has the checkout's commit message (got {vcs[0].get('message')!r})")
 print(f"\n{len(problems)} problems; outputs: {sorted(outputs)}")
 sys.exit(1 if problems else 0)
 EOF

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import stat
+
+import pytest
+
 from artifactory_sandbox.testing import SandboxHandle
 from tests.e2e.conftest import ActionHarness
 from tests.fakes.sandbox_client import SandboxClient
 
 STAGE = "ml-models-staging-local"
+RUNNER_UID = 1001  # the runner's user on GitHub's hosted runners
 FILES = {
     "model.safetensors": b"\x08\x00\x00\x00\x00\x00\x00\x00{}      " + b"\x00" * 64,
     "tokenizer/vocab.txt": b"a\nb\n",
@@ -59,6 +65,38 @@ def test_resolve_by_properties_by_build_and_as_a_dry_run(action: ActionHarness, 
             "Build fraud-model #8 has no files in ml-models-prod-local. Promote the build to target-repo first, or check resolve-build and build-name.",
         )
     ]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give the workspace to another user, as the runner has it")
+def test_files_left_for_later_steps_are_the_workspace_owners_with_ordinary_modes(action: ActionHarness) -> None:
+    """The Docker action is root; the job's next step (`python serve.py`) runs as the runner's user."""
+    for name, content in FILES.items():
+        (action.workspace / "model" / name).parent.mkdir(parents=True, exist_ok=True)
+        (action.workspace / "model" / name).write_bytes(content)
+    for path in (action.workspace, *action.workspace.rglob("*"), action.home):
+        os.chown(path, RUNNER_UID, RUNNER_UID)
+    umask = os.umask(0o022)
+    os.umask(umask)
+
+    result = action.run(
+        {"stages": "upload,build-publish,promote,resolve", "model-path": "model", "download-dir": "serving/model"},
+        env={"GITHUB_TOKEN": None},
+    )
+
+    assert result.returncode == 0, result.log
+    cache = action.home / ".cache" / "ml-artifactory-action"
+    written = [
+        (action.workspace / "serving", 0o777),
+        (action.workspace / "serving" / "model" / "tokenizer", 0o777),
+        (action.workspace / "serving" / "model" / "model.safetensors", 0o666),
+        (action.workspace / "serving" / "model" / "tokenizer" / "vocab.txt", 0o666),
+        (action.home / ".cache", 0o777),
+        (cache, 0o777),
+        (cache / "hash-cache.json", 0o666),
+    ]
+    for path, mode in written:
+        st = path.stat()
+        assert (path, st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (path, RUNNER_UID, RUNNER_UID, mode & ~umask)
 
 
 def test_a_production_file_overwritten_after_promotion_is_refused_and_nothing_handed_over(

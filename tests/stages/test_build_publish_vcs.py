@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from ml_artifactory_action.buildinfo.vcs import git_head_message, vcs_for
 from ml_artifactory_action.settings import GitHubContext
 
+RUNNER_UID = 1001  # the runner's user on GitHub's hosted runners
 RUN = GitHubContext(repository="acme/fraud-model", sha="a" * 40, ref_name="main")
 
 
@@ -40,3 +44,17 @@ def test_the_checkouts_last_commit_message_and_no_vcs_outside_a_repository(tmp_p
     assert git_head_message(tmp_path / "missing") == ""
     assert git_head_message(None) == ""
     assert vcs_for(GitHubContext()) is None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give the checkout to another user")
+def test_a_checkout_owned_by_another_user_is_read_as_root(tmp_path: Path) -> None:
+    """A Docker action is root on the runner user's checkout, which plain git refuses ("dubious ownership")."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    commit = ["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-q", "--allow-empty", "-m", "Retrain"]
+    subprocess.run(["git", "-C", str(tmp_path), *commit], check=True)
+    for path in (tmp_path, *tmp_path.rglob("*")):
+        os.chown(path, RUNNER_UID, RUNNER_UID, follow_symlinks=False)
+    plain = subprocess.run(["git", "-C", str(tmp_path), "log", "-1"], capture_output=True, text=True, check=False)
+
+    assert "dubious ownership" in plain.stderr
+    assert git_head_message(tmp_path) == "Retrain"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,6 +12,8 @@ from ml_artifactory_action.settings import GitHubContext
 
 GIT_TIMEOUT_SECONDS = 10
 MAX_MESSAGE_CHARS = 2000
+# Where git is when PATH does not say (the image's Debian package puts it in /usr/bin).
+FALLBACK_PATH = "/usr/bin:/bin"
 
 
 @dataclass(frozen=True)
@@ -26,12 +29,18 @@ class Vcs:
 
 
 def git_head_message(workspace: Path | None) -> str:
-    """`git log -1 --format=%B` in the workspace, or '' when git or the checkout is not there."""
-    if workspace is None:
+    """`git log -1 --format=%B` in the workspace, or '' when git or the checkout is not there.
+
+    A Docker action runs as root on a checkout the runner's user owns, which git refuses as
+    "dubious ownership" unless the folder is a `safe.directory`; `-c` is one of the scopes git
+    reads that setting from, and it trusts this one folder for this one command only.
+    """
+    git = shutil.which("git") or shutil.which("git", path=FALLBACK_PATH)
+    if workspace is None or git is None:
         return ""
     try:
         done = subprocess.run(  # noqa: S603  fixed arguments; the workspace path is not interpreted by a shell
-            ["git", "-C", str(workspace), "log", "-1", "--format=%B"],  # noqa: S607  git from PATH, as actions/checkout leaves it
+            [git, "-c", f"safe.directory={workspace}", "-C", str(workspace), "log", "-1", "--format=%B"],
             capture_output=True,
             text=True,
             timeout=GIT_TIMEOUT_SECONDS,

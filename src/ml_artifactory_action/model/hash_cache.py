@@ -2,7 +2,9 @@
 
 A file's entry is trusted only while its real path, size, mtime, ctime, inode and device are all
 unchanged (what git's index and rsync rely on; ctime cannot be set back by `touch`). The cache is
-one small JSON file, written atomically; a missing or unreadable cache is simply empty.
+one small JSON file, written atomically with an ordinary file's mode (it is not secret: paths and
+checksums), and given to the workspace's owner when a Docker action writes it as root; a missing or
+unreadable cache is simply empty.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from ml_artifactory_action.handover import Handover
 
 CACHE_FILE = "hash-cache.json"
 CACHE_VERSION = 1
@@ -42,8 +46,9 @@ class FileKey:
 class HashCache:
     """sha256 by FileKey; `folder=None` keeps it in memory only (nothing is remembered)."""
 
-    def __init__(self, folder: Path | None) -> None:
+    def __init__(self, folder: Path | None, handover: Handover | None = None) -> None:
         self._file = folder / CACHE_FILE if folder is not None else None
+        self._handover = handover or Handover.for_workspace(None)
         self._entries: dict[str, dict[str, Any]] = self._load()
         self._lock = threading.Lock()
         self._changed = False
@@ -80,9 +85,10 @@ class HashCache:
             return
         with self._lock:
             entries = dict(list(self._entries.items())[-MAX_ENTRIES:])
-        self._file.parent.mkdir(parents=True, exist_ok=True)
+        self._handover.make_folders(self._file.parent)
         fd, tmp = tempfile.mkstemp(prefix=".hash-cache-", dir=self._file.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump({"version": CACHE_VERSION, "entries": entries}, handle)
+        self._handover.file(Path(tmp))
         Path(tmp).replace(self._file)
         self._changed = False

@@ -5,7 +5,9 @@ Which files: `resolve-properties` (files carrying them; the newest build among t
 `status`, as promote and gate read it). The files served must be the build's, exactly as its
 build-info recorded them (`resolve_check`), or nothing is downloaded. Files keep their layout below
 the build's common folder.
-A file already in place with the right sha256 is not downloaded again.
+A file already in place with the right sha256 is not downloaded again. What is downloaded gets an
+ordinary file's mode and, in a Docker action (root), the workspace owner's ids (`handover`), so
+that the job's later steps can read it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from ml_artifactory_action.artifactory.download import download_item, is_current
 from ml_artifactory_action.artifactory.models import Item, build_items, items_with_properties
 from ml_artifactory_action.artifactory.promotion import current_production, deployment_repo, production_history
 from ml_artifactory_action.errors import ConfigError, ResolveError
+from ml_artifactory_action.handover import Handover
 from ml_artifactory_action.runner import Progress, human_size
 from ml_artifactory_action.settings import Stage
 from ml_artifactory_action.stages.context import StageContext
@@ -69,7 +72,8 @@ def run(ctx: StageContext) -> ResolveResult:
     items, number, selected_by = select_items(ctx)
     root = common_folder(items)
     destination = _destination(ctx)
-    files = tuple(_fetch(ctx, item, destination, root) for item in items)
+    handover = Handover.for_workspace(settings.github.workspace)
+    files = tuple(_fetch(ctx, item, destination, root, handover) for item in items)
     result = ResolveResult(number, selected_by, settings.target_repo, settings.download_dir, files, settings.dry_run)
     fetched = sum(f.downloaded for f in files)
     verb = "Would download" if settings.dry_run else "Downloaded"
@@ -161,7 +165,7 @@ def _destination(ctx: StageContext) -> Path:
     return folder if folder.is_absolute() or workspace is None else workspace / folder
 
 
-def _fetch(ctx: StageContext, item: Item, destination: Path, root: str) -> ResolvedFile:
+def _fetch(ctx: StageContext, item: Item, destination: Path, root: str, handover: Handover) -> ResolvedFile:
     relative = str(PurePosixPath(item.repo_path).relative_to(root)) if root not in ("", ".") else item.repo_path
     local = destination / relative
     if not local.resolve().is_relative_to(destination.resolve()):
@@ -170,5 +174,7 @@ def _fetch(ctx: StageContext, item: Item, destination: Path, root: str) -> Resol
         return ResolvedFile(item.repo_path, relative, item.size, item.sha256, downloaded=False)
     if not ctx.settings.dry_run:
         progress = Progress(ctx.runner, relative, item.size) if item.size >= PROGRESS_MIN_SIZE else None
+        handover.make_folders(local.parent)
         download_item(ctx.client, item, local, progress=progress.advance if progress else lambda _n: None)
+        handover.file(local)
     return ResolvedFile(item.repo_path, relative, item.size, item.sha256, downloaded=True)

@@ -16,6 +16,7 @@ from ml_artifactory_action.artifactory import huggingface, ml_repo, storage
 from ml_artifactory_action.artifactory.models import METRIC_PREFIX, metric_key
 from ml_artifactory_action.artifactory.properties import Properties, from_mapping, merge
 from ml_artifactory_action.errors import ConfigError, UnsafeModelError
+from ml_artifactory_action.handover import Handover
 from ml_artifactory_action.model.files import ModelFile, detect_frameworks, render_target, select_files, target_of
 from ml_artifactory_action.model.findings import ScanReport
 from ml_artifactory_action.model.hash_cache import HashCache
@@ -52,7 +53,7 @@ def run(ctx: StageContext) -> UploadResult:
     repository = storage.require_deployable(client, settings.repo)
     if repository.package_type == huggingface.PACKAGE_TYPE:
         return _publish_hf(ctx, files, props, unsafe)
-    cache = HashCache(settings.hash_cache_dir)
+    cache = HashCache(settings.hash_cache_dir, Handover.for_workspace(settings.github.workspace))
     try:
         if repository.package_type == ml_repo.PACKAGE_TYPE:
             extra = unsafe_globals_properties(unsafe)
