@@ -60,7 +60,10 @@ def test_a_model_goes_from_dev_to_prod_hugging_face_repositories(action: ActionH
     _repos(sandbox)
     digests = _workspace(action)
 
-    result = _run(action, "upload,build-publish,scan,promote,resolve")
+    (action.workspace / "metrics.json").write_text(json.dumps({"eval": {"accuracy": 0.95}}))
+    gate = {"metrics-file": "metrics.json", "thresholds": "eval.accuracy >= 0.9", "compare-to-production": "true"}
+
+    result = _run(action, "gate,upload,build-publish,scan,promote,resolve", **gate)
 
     assert result.returncode == 0, result.log
     assert result.errors == []
@@ -68,6 +71,7 @@ def test_a_model_goes_from_dev_to_prod_hugging_face_repositories(action: ActionH
     assert sorted((a["path"].split("/", 4)[4], a["sha256"]) for a in artifacts) == sorted(digests.items())
     assert all(a["path"].startswith(f"models/acme/fraud/{SHA}_") for a in artifacts)
     assert result.outputs["promoted"] == "true"
+    assert result.outputs["gate-passed"] == "true"
     served = {name: hashlib.sha256((action.workspace / "serving" / name).read_bytes()).hexdigest() for name in MODEL}
     assert served == digests
     # Promoted into prod, the revision answers the Hugging Face API there, with build properties on its files.
@@ -79,6 +83,13 @@ def test_a_model_goes_from_dev_to_prod_hugging_face_repositories(action: ActionH
     props = _get(sandbox, f"/artifactory/api/storage/{PROD}/{path}?properties").json()["properties"]
     assert props["build.name"] == ["fraud-model"]
     assert props["model.name"] == ["acme/fraud"]
+    assert props["metric.eval.accuracy"] == ["0.95"]
+    # The next run's gate compares with the model now in production (read from prod's build history).
+    (action.workspace / "metrics.json").write_text(json.dumps({"eval": {"accuracy": 0.92}}))  # above 0.9
+    worse = _run(action, "gate", **gate, **{"build-number": "8", "max-regression": "0.01"})
+    assert worse.returncode == 1
+    assert worse.outputs["gate-passed"] == "false"
+    assert "0.95" in worse.errors[0][1]  # judged against the production build's metric
 
 
 def test_a_second_upload_sends_only_what_changed(action: ActionHarness, sandbox: SandboxHandle) -> None:
