@@ -103,7 +103,8 @@ class ByteReader:
 
     def advance(self, count: int) -> None:
         """Consume `count` bytes already returned by `buffered`."""
-        self._consume(count)
+        self._off += count
+        self.pos += count
 
     def _consume(self, count: int) -> None:
         self._off += count

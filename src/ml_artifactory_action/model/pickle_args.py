@@ -63,7 +63,7 @@ def _literal(reader: ByteReader, length: int) -> bytes | Large:
 def _counted(size: int, decode: Callable[[bytes], object], *, signed: bool = False) -> Callable[[ByteReader], object]:
     def read(reader: ByteReader) -> object:
         data = _literal(reader, _length(reader, size, signed=signed))
-        return data if isinstance(data, Large) else _lenient(decode, data)
+        return data if isinstance(data, Large) else lenient(decode, data)
 
     return read
 
@@ -71,12 +71,12 @@ def _counted(size: int, decode: Callable[[bytes], object], *, signed: bool = Fal
 def _line(decode: Callable[[bytes], object]) -> Callable[[ByteReader], object]:
     def read(reader: ByteReader) -> object:
         line = reader.readline(MAX_KEPT_LITERAL)
-        return Large(-1) if line is None else _lenient(decode, line)
+        return Large(-1) if line is None else lenient(decode, line)
 
     return read
 
 
-def _lenient(decode: Callable[[bytes], object], data: bytes) -> object:
+def lenient(decode: Callable[[bytes], object], data: bytes) -> object:
     try:
         return decode(data)
     except (ValueError, UnicodeDecodeError):
@@ -125,7 +125,7 @@ def _global_pair(reader: ByteReader) -> object:
     module, name = reader.readline(MAX_KEPT_LITERAL), reader.readline(MAX_KEPT_LITERAL)
     if module is None or name is None:
         return (Large(-1), Large(-1))
-    return (_lenient(_text, module), _lenient(_text, name))
+    return (lenient(_text, module), lenient(_text, name))
 
 
 def _long1(reader: ByteReader) -> object:

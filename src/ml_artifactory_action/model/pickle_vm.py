@@ -64,6 +64,10 @@ class PickleVM:
     def step(self, name: str, arg: object) -> None:
         self._ops.get(name, _ignore)(arg)
 
+    def handler(self, name: str) -> Callable[[object], object]:
+        """What `step(name, arg)` calls, for a caller that dispatches on its own."""
+        return self._ops.get(name, _ignore)
+
     def top(self) -> object:
         return self.stack[-1] if self.stack else UNKNOWN
 
@@ -233,8 +237,13 @@ def _dict_of(items: list[object]) -> dict[object, object]:
 
 
 def _tuple_of(vm: PickleVM, count: int) -> None:
-    items = [vm.pop() for _ in range(count)]
-    vm.push(tuple(reversed(items)))
+    if len(vm.stack) >= count:
+        items = tuple(vm.stack[-count:])
+        del vm.stack[-count:]
+        vm.push(items)
+        return
+    popped = [vm.pop() for _ in range(count)]
+    vm.push(tuple(reversed(popped)))
 
 
 def _stop(vm: PickleVM) -> None:

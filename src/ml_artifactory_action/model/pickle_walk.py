@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import io
 import pickletools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import limits
 from .byte_reader import ByteReader, Truncated
 from .joblib_arrays import WRAPPERS, ArrayBlock, LostSync, array_block
 from .pickle_args import DECODERS, NUMBER, PickleSyntaxError
+from .pickle_args import lenient as _lenient
 from .pickle_vm import GlobalRef, Instance, PickleVM
 
 HIGHEST_PROTOCOL = 5
@@ -106,15 +108,57 @@ _RUNS = {
 }
 
 
+@dataclass(frozen=True)
+class _Spec:
+    """How the loop reads one opcode: `width` bytes decoded by `fixed`, a one-byte length then
+    that many bytes decoded by `short`, or else the reader-based decoder of `kind`."""
+
+    name: str
+    kind: str | None
+    width: int = -1
+    fixed: Callable[[bytes, int], object] | None = None
+    short: Callable[[bytes], object] | None = None
+    checked: bool = False
+
+
+def _little(size: int, *, signed: bool = False) -> Callable[[bytes, int], object]:
+    return lambda data, at: int.from_bytes(data[at : at + size], "little", signed=signed)
+
+
+_FIXED: dict[str, tuple[int, Callable[[bytes, int], object]]] = {
+    "uint1": (1, lambda data, at: data[at]),
+    "uint2": (2, _little(2)),
+    "int4": (4, _little(4, signed=True)),
+    "uint4": (4, _little(4)),
+    "uint8": (8, _little(8)),
+    "float8": (8, lambda data, at: NUMBER),
+}
+_SHORT: dict[str, Callable[[bytes], object]] = {
+    "unicodestring1": lambda data: data.decode("utf-8", "surrogatepass"),
+    "string1": lambda data: data.decode("latin-1"),
+    "bytes1": bytes,
+    "long1": lambda data: int.from_bytes(data, "little", signed=True),
+}
+
+
+def _spec(name: str, kind: str | None) -> _Spec:
+    width, fixed = _FIXED.get(kind or "", (0, None)) if kind in _FIXED or kind is None else (-1, None)
+    checked = name == "PROTO" or name in _NAMED_IN_LINE
+    return _Spec(name, kind, width, fixed, _SHORT.get(kind or ""), checked)
+
+
+_SPECS: list[_Spec | None] = [_spec(*_OPCODES[code]) if code in _OPCODES else None for code in range(256)]
+_STOP, _BUILD = ord("."), ord("b")
+_LOOKAHEAD = 2 + 255  # the longest opcode read from the buffer: a one-byte length and its bytes
+
+
 class _Walker:
     def __init__(self, reader: ByteReader, walk: StreamWalk, max_ops: int, arrays: bool) -> None:
         self.reader, self.walk, self.max_ops, self.arrays = reader, walk, max_ops, arrays
 
     def run(self) -> None:
         try:
-            while not self.walk.complete:
-                if not self._run_of_literals():
-                    self._step()
+            self._loop()
         except Truncated as exc:
             self.walk.error, self.walk.truncated = str(exc), True
         except (OpcodeCap, limits.LimitExceeded) as exc:
@@ -122,17 +166,67 @@ class _Walker:
         except (PickleSyntaxError, LostSync) as exc:
             self.walk.error = str(exc)
 
-    def _run_of_literals(self) -> bool:
+    def _loop(self) -> None:
+        """One opcode per turn, decoded straight from the reader's buffer when its argument has a
+        fixed width or a one-byte length (most opcodes), through `DECODERS` otherwise."""
+        reader, walk = self.reader, self.walk
+        handlers = [walk.vm.handler(spec.name) if spec else None for spec in _SPECS]
+        buffer, offset, end = b"", 0, 0  # a view of the reader's buffer, refreshed when it runs short
+        while True:
+            if offset + _LOOKAHEAD > end:
+                buffer, offset = reader.buffered(_LOOKAHEAD)
+                end = len(buffer)
+                if offset >= end:
+                    raise Truncated("the pickle ends without a STOP opcode")
+            code = buffer[offset]
+            run = _RUNS.get(code)
+            if run is not None and self._run_of_literals(buffer, offset, run):
+                offset = end  # the reader moved on: refresh the view
+                continue
+            spec, handle = _SPECS[code], handlers[code]
+            if spec is None or handle is None:
+                raise PickleSyntaxError(f"byte 0x{code:02x} at offset {reader.pos} is not a pickle opcode")
+            at = offset + 1
+            if spec.width >= 0 and at + spec.width <= end:
+                arg = spec.fixed(buffer, at) if spec.fixed else None
+                reader.advance(1 + spec.width)
+                offset = at + spec.width
+            elif spec.short is not None and at < end and at + 1 + buffer[at] <= end:
+                offset = at + 1 + buffer[at]
+                arg = _lenient(spec.short, buffer[at + 1 : offset])
+                reader.advance(offset - at + 1)
+            else:
+                reader.advance(1)
+                arg = DECODERS[spec.kind](reader) if spec.kind else None
+                offset = end
+            walk.ops += 1
+            if walk.ops > self.max_ops:
+                self._count(0)
+            if spec.checked:
+                self._check(spec.name, arg)
+            handle(arg)
+            if code == _STOP:
+                walk.complete = True
+                return
+            if code == _BUILD and self.arrays:
+                self._after_build()
+                offset = end
+
+    def _check(self, name: str, arg: object) -> None:
+        if name == "PROTO" and not (isinstance(arg, int) and arg <= HIGHEST_PROTOCOL):
+            raise PickleSyntaxError(f"unsupported pickle protocol {arg!r}")
+        if name in _NAMED_IN_LINE and not self.walk.protocol_header:
+            _check_name(arg)
+
+    def _run_of_literals(self, buffer: bytes, offset: int, run: _Run) -> bool:
         """Many fixed-width literal opcodes in a row (a list of floats, ints, None) read in bulk.
 
         Every `width`-th byte from here is taken in one slice (in C): the leading run of the
         opcode there is the run's length. Its only effect is to push values whose content the
         scan never needs: the model pushes as many placeholders, so its stack stays exact.
         """
-        buffer, offset = self.reader.buffered(RUN_WINDOW)
-        run = _RUNS.get(buffer[offset]) if offset < len(buffer) else None
-        last = offset + (MIN_RUN - 1) * run.width if run else len(buffer)
-        if run is None or last >= len(buffer) or buffer[last] != buffer[offset]:
+        last = offset + (MIN_RUN - 1) * run.width
+        if last >= len(buffer) or buffer[last] != buffer[offset]:
             return False  # not even the opcode MIN_RUN - 1 ahead: no run worth the slice
         whole = min(len(buffer) - offset, RUN_WINDOW) // run.width  # opcodes with all their argument bytes
         codes = buffer[offset : offset + whole * run.width : run.width]
@@ -149,29 +243,6 @@ class _Walker:
         if self.walk.ops > self.max_ops:
             cap = limits.LimitExceeded(f"it has more than {self.max_ops:,} opcodes in one pickle", "MAX_PICKLE_OPS")
             raise OpcodeCap(str(cap))
-
-    def _step(self) -> None:
-        name, arg = self._next_op()
-        self._count(1)
-        if name in _NAMED_IN_LINE and not self.walk.protocol_header:
-            _check_name(arg)
-        self.walk.vm.step(name, arg)
-        if name == "STOP":
-            self.walk.complete = True
-        elif name == "BUILD" and self.arrays:
-            self._after_build()
-
-    def _next_op(self) -> tuple[str, object]:
-        code = self.reader.read_byte()
-        if code is None:
-            raise Truncated("the pickle ends without a STOP opcode")
-        if code not in _OPCODES:
-            raise PickleSyntaxError(f"byte 0x{code:02x} at offset {self.reader.pos - 1} is not a pickle opcode")
-        name, arg_kind = _OPCODES[code]
-        arg = DECODERS[arg_kind](self.reader) if arg_kind else None
-        if name == "PROTO" and not (isinstance(arg, int) and arg <= HIGHEST_PROTOCOL):
-            raise PickleSyntaxError(f"unsupported pickle protocol {arg!r}")
-        return name, arg
 
     def _after_build(self) -> None:
         target = self.walk.vm.top()
