@@ -3,8 +3,9 @@
 Covers what workflows commonly write: context paths (`inputs.model-path`,
 `steps.publish.outputs.build-name`, `github.event.repository.default_branch`), string, number and
 boolean literals, `!`, `==`, `!=`, `<`, `<=`, `>`, `>=`, `&&`, `||` (which return an operand, not a
-boolean), parentheses and the functions format, contains, startsWith, endsWith, success, always,
-failure, cancelled. Anything else raises `ExpressionError`, so a test never silently guesses.
+boolean, and short-circuit as GitHub's do: the operand they skip is not evaluated), parentheses and
+the functions format, contains, startsWith, endsWith, fromJSON, success, always, failure, cancelled.
+Anything else raises `ExpressionError`, so a test never silently guesses.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ class _Parser:
         self.tokens = tokenize(text)
         self.pos = 0
         self.contexts = contexts
+        self.skipping = 0  # > 0 while reading an operand that && / || do not evaluate
 
     def parse(self) -> Any:
         value = self.or_()
@@ -117,7 +119,7 @@ class _Parser:
         value = self.and_()
         while self.peek() == "||":
             self.take()
-            right = self.and_()
+            right = self.skipped(self.and_) if truthy(value) else self.and_()
             value = value if truthy(value) else right
         return value
 
@@ -125,9 +127,16 @@ class _Parser:
         value = self.comparison()
         while self.peek() == "&&":
             self.take()
-            right = self.comparison()
+            right = self.comparison() if truthy(value) else self.skipped(self.comparison)
             value = right if truthy(value) else value
         return value
+
+    def skipped(self, read: Callable[[], Any]) -> Any:
+        self.skipping += 1
+        try:
+            return read()
+        finally:
+            self.skipping -= 1
 
     def comparison(self) -> Any:
         value = self.unary()
@@ -195,20 +204,40 @@ class _Parser:
         return self.apply(name, args)
 
     def apply(self, name: str, args: list[Any]) -> Any:
+        if self.skipping:
+            return None
         if name in _STATUS_FUNCTIONS and not args:
             return _STATUS_FUNCTIONS[name]
-        if name == "format":
-            return re.sub(r"\{(\d+)\}", lambda m: to_string(args[1 + int(m.group(1))]), str(args[0]))
-        if name == "contains":
-            haystack, needle = args
-            if isinstance(haystack, list):
-                return any(_equal(item, needle) for item in haystack)
-            return to_string(needle).casefold() in to_string(haystack).casefold()
-        if name == "startsWith":
-            return to_string(args[0]).casefold().startswith(to_string(args[1]).casefold())
-        if name == "endsWith":
-            return to_string(args[0]).casefold().endswith(to_string(args[1]).casefold())
-        raise ExpressionError(f"function {name}() is not supported in {self.text!r}")
+        function = _FUNCTIONS.get(name)
+        if function is None:
+            raise ExpressionError(f"function {name}() is not supported in {self.text!r}")
+        return function(*args)
+
+
+def _format(template: Any, *args: Any) -> str:
+    return re.sub(r"\{(\d+)\}", lambda m: to_string(args[int(m.group(1))]), str(template))
+
+
+def _contains(haystack: Any, needle: Any) -> bool:
+    if isinstance(haystack, list):
+        return any(_equal(item, needle) for item in haystack)
+    return to_string(needle).casefold() in to_string(haystack).casefold()
+
+
+def _from_json(text: Any) -> Any:
+    try:
+        return json.loads(to_string(text))
+    except ValueError:
+        raise ExpressionError(f"fromJSON({text!r}): not JSON") from None
+
+
+_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "format": _format,
+    "contains": _contains,
+    "startsWith": lambda a, b: to_string(a).casefold().startswith(to_string(b).casefold()),
+    "endsWith": lambda a, b: to_string(a).casefold().endswith(to_string(b).casefold()),
+    "fromJSON": _from_json,
+}
 
 
 def evaluate(expression: str, contexts: Mapping[str, Any]) -> Any:

@@ -71,6 +71,8 @@ class JobRecord:
     outputs: dict[str, str] = field(default_factory=dict)
     environment: str = ""
     concurrency: str = ""
+    runs_on: Any = None
+    timeout_minutes: Any = None
     steps: list[StepRecord] = field(default_factory=list)
 
     def step(self, name: str) -> StepRecord:
@@ -218,6 +220,8 @@ class WorkflowSimulator:
             "success",
             environment=to_string(interpolate(_environment_name(job.get("environment")), ctx)),
             concurrency=to_string(interpolate((job.get("concurrency") or {}).get("group", ""), ctx)),
+            runs_on=interpolate(job.get("runs-on"), ctx),
+            timeout_minutes=interpolate(job.get("timeout-minutes", 360), ctx),
         )
         permissions = job.get("permissions", spec.get("permissions")) or {}
         ctx["env"] = {

@@ -31,6 +31,8 @@ CONTEXTS: dict[str, Any] = {
         ("1 < 2 && '3' == 3", True),
         ("contains('gate,upload', 'UPLOAD')", True),
         ("github['ref']", "refs/heads/main"),
+        ('fromJSON(\'["self-hosted", "gpu"]\')', ["self-hosted", "gpu"]),
+        ("startsWith(inputs.environment, '[') && fromJSON(inputs.environment) || inputs.environment", "production"),
     ],
 )
 def test_expressions_evaluate_as_on_github(expression: str, expected: Any) -> None:
@@ -51,7 +53,9 @@ def test_if_conditions_accept_bare_and_wrapped_expressions() -> None:
     assert condition(None, CONTEXTS)
 
 
-@pytest.mark.parametrize("expression", ["vars.JF_URL", "toJSON(inputs)", "inputs.a ==", "inputs.a ~ 1"])
+@pytest.mark.parametrize(
+    "expression", ["vars.JF_URL", "toJSON(inputs)", "inputs.a ==", "inputs.a ~ 1", "fromJSON(inputs.environment)"]
+)
 def test_what_the_evaluator_does_not_know_is_an_error_never_a_guess(expression: str) -> None:
     with pytest.raises(ExpressionError):
         evaluate(expression, CONTEXTS)

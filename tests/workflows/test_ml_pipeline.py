@@ -15,6 +15,7 @@ from tests.e2e.conftest import parse_file_command
 from tests.workflows.artifacts import upload_artifact
 from tests.workflows.conftest import PROVIDER, Platform
 from tests.workflows.declarations import WorkflowError, load
+from tests.workflows.expressions import interpolate
 from tests.workflows.simulator import GITHUB_MADE, ROOT, WorkflowSimulator
 
 PIPELINE = ROOT / ".github" / "workflows" / "ml-pipeline.yml"
@@ -104,10 +105,23 @@ def test_on_another_branch_it_publishes_to_staging_with_the_training_paths_but_d
     simulate: Any, platform: Platform
 ) -> None:
     simulator = simulate(ref="refs/heads/feature/new-features")
+    # The training command gets its secrets from TRAIN_ENV, and fails without them.
+    train = 'test "$HF_TOKEN" = hf_0123456789abcdef && test "$WANDB_MODE" = offline && python train.py --out model'
+    inputs = pipeline_inputs(platform, **{"train-command": train, "runs-on": '["self-hosted", "gpu"]'})
+    inputs |= {"model-version": "1.4.0", "properties": "team=fraud", "scan-timeout": 120, "timeout-minutes": 90}
+    secrets = {"TRAIN_ENV": "# for the training only\nHF_TOKEN=hf_0123456789abcdef\r\nWANDB_MODE=offline\n"}
 
-    run = simulator.call(PIPELINE, pipeline_inputs(platform), {}, GRANTED)
+    run = simulator.call(PIPELINE, inputs, secrets, GRANTED)
 
+    trained = run.jobs["train"]
+    assert (trained.runs_on, trained.timeout_minutes) == (["self-hosted", "gpu"], 90)
+    assert "::add-mask::hf_0123456789abcdef" in trained.step("Train").stdout.splitlines()
     assert run.jobs["publish"].result == "success"
+    assert run.outputs["model-url"].startswith(
+        f"{platform.sandbox.artifactory_url}/ml-models-dev-local/fraud-model/1.4.0"
+    )
+    tagged = aql(platform, 'items.find({"repo":"ml-models-dev-local","@team":"fraud"}).include("name")')
+    assert sorted(item["name"] for item in tagged) == ["config.json", "model.safetensors"]
     artifact = simulator.artifacts / "ml-model-fraud-model"
     stored = sorted(p.relative_to(artifact).as_posix() for p in artifact.rglob("*") if p.is_file())
     assert stored == ["metrics.json", "ml-pipeline-run.json", "model/config.json", "model/model.safetensors"]
@@ -150,6 +164,43 @@ def test_two_models_called_in_one_run_upload_artifacts_of_their_own(tmp_path: Pa
     assert sorted(p.name for p in store.iterdir()) == ["ml-model-churn-model-v2", "ml-model-fraud-model"]
     with pytest.raises(WorkflowError, match="an artifact named 'ml-model-fraud-model' was already uploaded"):
         upload_artifact(tmp_path, store, "keep", {"name": names[2], "path": "metrics.json"})
+
+
+def test_a_malformed_train_env_line_fails_without_showing_it(tmp_path: Path) -> None:
+    step = next(s for s in load(PIPELINE)["jobs"]["train"]["steps"] if s.get("id") == "train")
+    env = {"PATH": "/usr/bin:/bin", "TRAIN_ENV": "HF_TOKEN=ok\nhf_leaked_value_without_a_name", "TRAIN_COMMAND": "true"}
+    script = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]]
+
+    proc = subprocess.run(script, env=env, cwd=tmp_path, capture_output=True, text=True, check=False)
+
+    assert proc.returncode == 1
+    assert proc.stdout.splitlines()[-1].startswith("::error title=Invalid secret 'TRAIN_ENV'::Each line must be")
+    assert "hf_leaked_value_without_a_name" not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("runs_on", "expected"),
+    [("ubuntu-latest", "ubuntu-latest"), ('{"group": "gpu-runners"}', {"group": "gpu-runners"})],
+)
+def test_the_training_runner_is_a_label_or_json(runs_on: str, expected: Any) -> None:
+    job = load(PIPELINE)["jobs"]["train"]
+
+    assert interpolate(job["runs-on"], {"inputs": {"runs-on": runs_on}}) == expected
+
+
+# Action inputs the issue found missing from the reusable pipeline (issue 11, item 7).
+EXPOSED = ("mlflow-tracking-uri", "mlflow-run-id", "allowed-globals", "allow-unsafe-pickle", "model-version")
+EXPOSED += ("properties", "scan-timeout", "fail-on-violations")
+
+
+def test_the_pipeline_passes_the_model_inputs_ml_projects_need_to_the_action() -> None:
+    spec = load(PIPELINE)
+    declared = spec["on"]["workflow_call"]["inputs"]
+    publish = next(s for s in spec["jobs"]["publish"]["steps"] if s.get("id") == "publish")
+
+    for name in EXPOSED:
+        assert name in declared, name
+        assert f"inputs.{name}" in str(publish["with"][name]), name
 
 
 def test_a_failed_gate_stops_the_pipeline_before_anything_is_uploaded(simulate: Any, platform: Platform) -> None:
