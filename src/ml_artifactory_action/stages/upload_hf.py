@@ -18,6 +18,7 @@ from ml_artifactory_action.artifactory.client import ArtifactoryClient
 from ml_artifactory_action.artifactory.properties import Properties
 from ml_artifactory_action.artifactory.search import Item
 from ml_artifactory_action.errors import ArtifactoryError, ConfigError, IntegrityError
+from ml_artifactory_action.handover import Handover
 from ml_artifactory_action.model.checksums import sha256_file
 from ml_artifactory_action.model.files import ModelFile
 from ml_artifactory_action.model.hash_cache import FileKey, HashCache
@@ -66,7 +67,8 @@ def publish(
             fix="Set its default deployment repository in Artifactory, or set repo to a local Hugging Face repository.",
         )
     target = target_of(settings, repo)
-    hf_files = _hashed(files, HashCache(settings.hash_cache_dir), runner)
+    cache = HashCache(settings.hash_cache_dir, Handover.for_workspace(settings.github.workspace))
+    hf_files = _hashed(files, cache, runner)
     runner.info(f"Publishing {target.repo_id} revision {target.revision} to {target.repo} (Hugging Face protocol)")
     wanted = hf.missing_objects(client, target, hf_files)
     if settings.dry_run:
