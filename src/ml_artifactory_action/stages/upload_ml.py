@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 from ml_artifactory_action.artifactory import ml_repo, storage
 from ml_artifactory_action.artifactory.client import ArtifactoryClient
@@ -70,21 +71,35 @@ def _transaction(
             transaction.transaction_id,
             ml_repo.serialization_format((f.relative, f.size) for f in files),
         )
-        ml_repo.publish_manifest(
-            client,
-            repo,
-            name,
-            version,
-            transaction=transaction,
-            manifest=manifest,
-            properties=_additional_data(uploader.props),
-        )
+        _end(client, repo, entity, transaction, manifest=manifest, properties=_additional_data(uploader.props))
     except BaseException:
         _abandon(ctx, repo, transaction)
         raise
     ctx.runner.info(f"Published model {name} version {version} to {repo} ({len(files)} files and its manifest)")
     by_path = {a.path.removeprefix(transaction.files_path + "/"): a for a in sent}
     return _as_stored(client, repo, entity, by_path)
+
+
+def _end(
+    client: ArtifactoryClient,
+    repo: str,
+    entity: tuple[str, str],
+    transaction: ml_repo.Transaction,
+    *,
+    manifest: dict[str, Any],
+    properties: dict[str, str],
+) -> None:
+    """Publish the manifest. When an answer was lost and the retry finds the transaction closed
+    (404) or the version there (409), the version is published if it lists exactly our files."""
+    name, version = entity
+    try:
+        ml_repo.publish_manifest(
+            client, repo, name, version, transaction=transaction, manifest=manifest, properties=properties
+        )
+    except ArtifactoryError as exc:
+        stored = ml_repo.read_manifest(client, repo, name, version) if exc.status in (404, 409) else None
+        if stored is None or ml_repo.manifest_files(stored) != ml_repo.manifest_files(manifest):
+            raise
 
 
 def _abandon(ctx: StageContext, repo: str, transaction: ml_repo.Transaction) -> None:
