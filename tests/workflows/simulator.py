@@ -11,7 +11,10 @@ What the runner does that matters for a wrong workflow, and that this simulator 
 - `run:` steps run with `bash --noprofile --norc -eo pipefail`, the step's env and the file commands.
 - Our action's steps run the entrypoint through the e2e harness (`python -m ml_artifactory_action`
   with `INPUT_<NAME>` variables, action.yml's defaults for inputs not given); every `with:` key
-  must be an input of action.yml. The job's ID token is there only if the job has id-token: write.
+  must be an input of action.yml. The job's ID token is there only if the job has id-token: write,
+  and then for every step, `run:` scripts too ("a job granted the 'id-token: write' permission gets
+  the ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN environment variables", as
+  fluxcd/pkg's actionsoidc documents the runner's contract).
 - A job with `environment:` makes a GitHub deployment of its own ("When a workflow references an
   environment, the environment will appear in the repository's deployments"; the environment's `url`
   "will appear on the deployments page"): one is created in the fake GitHub API when the job starts,
@@ -278,12 +281,14 @@ class WorkflowSimulator:
     def _run_step(
         self, index: int, step: Mapping[str, Any], ctx: dict[str, Any], permissions: Mapping[str, str]
     ) -> tuple[StepRecord, dict[str, str], bool]:
-        name = str(step.get("name") or step.get("id") or step.get("uses") or f"step {index}")
+        run = str(step.get("run", "")).strip().splitlines()
+        shown = f"Run {run[0]}" if run else f"step {index}"  # as GitHub names a step without a name
+        name = str(step.get("name") or step.get("id") or step.get("uses") or shown)
         env = ctx["env"] | {k: to_string(interpolate(v, ctx)) for k, v in (step.get("env") or {}).items()}
         with_ = {k: to_string(interpolate(v, ctx)) for k, v in (step.get("with") or {}).items()}
         uses = str(step.get("uses", ""))
         if "run" in step:
-            return self._run_script(name, str(step["run"]), env)
+            return self._run_script(name, str(step["run"]), env | self._id_token_env(permissions))
         if OUR_ACTION.match(uses):
             return self._run_action(name, with_, env, permissions)
         if uses.startswith(CHECKOUT):
@@ -335,13 +340,18 @@ class WorkflowSimulator:
         if unknown:
             raise WorkflowError(f"step {name!r}: {sorted(unknown)} are not inputs of action.yml")
         step_env: dict[str, str | None] = {"JF_URL": None, "JF_ACCESS_TOKEN": None}
-        step_env |= self._github_env() | dict(env)
-        if self.issuer is not None and permissions.get("id-token") == "write":
-            step_env["ACTIONS_ID_TOKEN_REQUEST_URL"] = self.issuer.request_url
-            step_env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = self.issuer.request_token
+        step_env |= self._github_env() | dict(env) | self._id_token_env(permissions)
         result = self.harness.run(with_, env=step_env, event=self.github.get("event"))
         record = StepRecord(name, "ml-artifactory-action", dict(with_), dict(env), result)
         return record, result.outputs, result.returncode == 0
+
+    def _id_token_env(self, permissions: Mapping[str, str]) -> dict[str, str]:
+        if self.issuer is None or permissions.get("id-token") != "write":
+            return {}
+        return {
+            "ACTIONS_ID_TOKEN_REQUEST_URL": self.issuer.request_url,
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": self.issuer.request_token,
+        }
 
     def _github_env(self) -> dict[str, str]:
         g = self.github

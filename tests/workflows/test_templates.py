@@ -35,6 +35,10 @@ def test_the_pr_preview_gates_comments_and_changes_nothing_in_artifactory(simula
 
     job = run.jobs["preview"]
     assert job.result == "success", job.actions[-1].log if job.actions else job.steps[-1].stdout
+    # The pull request's code ran, and where it ran no ID token could be requested.
+    pr_code = [step for j in run.jobs.values() for step in j.steps if "train.py" in step.name]
+    assert pr_code
+    assert all("ACTIONS_ID_TOKEN_REQUEST_TOKEN" not in step.env for step in pr_code)
     assert job.actions[0].outputs["gate-passed"] == "true"
     comments = platform.github.issue_comments(PR_NUMBER)
     assert len(comments) == 1

@@ -105,6 +105,22 @@ def test_templates_call_our_reusable_workflows_with_declared_inputs_secrets_and_
         check_permissions(match["file"], called, job["permissions"])
 
 
+PR_EVENTS = ("pull_request", "pull_request_target")
+
+
+@pytest.mark.parametrize("path", ALL, ids=ids(ALL))
+def test_code_from_a_pull_request_never_runs_where_an_id_token_or_a_secret_is_available(path: Path) -> None:
+    spec = load(path)
+    if not any(event in (spec["on"] or {}) for event in PR_EVENTS):
+        return
+    for name, job in spec["jobs"].items():
+        runs_code = any("run" in step for step in job.get("steps", []))
+        checks_out = any(str(s.get("uses", "")).startswith("actions/checkout@") for s in job.get("steps", []))
+        if runs_code or checks_out:
+            assert (job.get("permissions") or {}).get("id-token") != "write", f"{name}: runs PR code with an ID token"
+            assert "secrets." not in str(job), f"{name}: runs PR code with secrets"
+
+
 @pytest.mark.parametrize("path", TEMPLATES, ids=ids(TEMPLATES))
 def test_templates_give_one_way_to_log_in(path: Path) -> None:
     """A template passing oidc-provider-name and a JF_ACCESS_TOKEN secret would warn wherever the secret exists."""
