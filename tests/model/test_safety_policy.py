@@ -103,6 +103,9 @@ def test_a_wildcard_over_a_well_known_library_adds_only_its_classes(
         ("transformers.models.bert.configuration_bert", "BertConfig"),
         ("accelerate.utils.dataclasses", "DistributedType"),
         ("numpy", "log1p"),
+        ("sklearn.externals.joblib.numpy_pickle", "NumpyArrayWrapper"),  # joblib files of scikit-learn < 0.23
+        ("sklearn.externals.array_api_compat.numpy._aliases", "asarray"),
+        ("sklearn.feature_selection._univariate_selection", "f_classif"),
     ],
 )
 def test_classes_of_the_ml_libraries_pass_by_default(module: str, name: str, tmp_path: Path) -> None:
@@ -113,6 +116,9 @@ def test_classes_of_the_ml_libraries_pass_by_default(module: str, name: str, tmp
     ("module", "name", "level"),
     [
         ("sklearn.utils.validation", "check_memory", "dangerous"),  # makes folders (joblib.Memory)
+        ("sklearn.externals.joblib", "load", "dangerous"),
+        ("sklearn.callback._transport", "Client", "dangerous"),  # multiprocessing's, connects to an address
+        ("sklearn.metrics._ranking", "partial", "dangerous"),  # functools', in a module whose functions pass
         ("sklearn.metrics._scorer", "get_scorer", "suspicious"),  # a function: judged on its own
         ("transformers", "AutoModel.from_pretrained", "dangerous"),  # downloads, runs remote code
         ("transformers.trainer", "Trainer", "dangerous"),

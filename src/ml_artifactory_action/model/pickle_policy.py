@@ -156,10 +156,16 @@ def hidden_import(where: str) -> Finding:
 
 def refusal_advice(findings: Iterable[Finding]) -> str:
     """What to do about refused files, by the worst kinds of finding among them."""
+    findings = list(findings)
     levels = {finding.severity for finding in findings}
     advice = ["Save the model in a format that cannot run code (safetensors, ONNX, GGUF)."]
     if "suspicious" in levels:
         advice.append("If you wrote or trust the suspicious globals, list them in allowed-globals.")
+    if any(f.global_name.startswith("keras.layers.") and "ambda" in f.global_name for f in findings):
+        advice.append(
+            "For a Keras Lambda layer, write it as a layer class registered with "
+            "keras.saving.register_keras_serializable and save again: such a model passes the scan."
+        )
     if levels & {"dangerous", "unreadable"}:
         advice.append(
             "Dangerous globals, Lambda layers and content that cannot be checked are passed only by "

@@ -153,7 +153,9 @@ DANGEROUS = {
     "pandas": "read_* to_pickle eval HDFStore ExcelWriter ExcelFile test show_versions set_option "
     "io core.computation compat.pickle_compat _testing testing util._tester util._print_versions "
     "plotting conftest core._numba core.window.numba_ api.extensions",
-    "sklearn": "datasets externals _build_utils __check_build tests conftest show_versions "
+    "sklearn": "datasets externals.joblib.load externals.joblib.dump externals.joblib.Parallel externals.joblib.parallel "
+    "externals.joblib.Memory externals.joblib.memory externals.joblib.externals externals.joblib.numpy_pickle.load* "
+    "_build_utils __check_build tests conftest show_versions "
     "utils._testing utils.estimator_checks utils._show_versions utils.parallel utils._joblib "
     "utils.validation.check_memory utils.discovery callback._transport",
     "xgboost": "dask spark tracker collective federated testing libpath _typing.C*tr _data_utils.C*tr core.C*tr",
@@ -182,7 +184,8 @@ REEXPORTED = (
     # classes found re-exported in the ML libraries' modules (see tests/model/realmodels/)
     "partial partialmethod Thread ThreadPoolExecutor ProcessPoolExecutor Process Pool Client Listener Connection "
     "NamedTemporaryFile TemporaryFile TemporaryDirectory SpooledTemporaryFile TestCase PyCapsule_GetPointer "
-    "PyCapsule_GetName CFUNCTYPE PYFUNCTYPE POINTER pointer cast"
+    "PyCapsule_GetName CFUNCTYPE PYFUNCTYPE POINTER pointer cast FileHandler RotatingFileHandler "
+    "TimedRotatingFileHandler WatchedFileHandler SocketHandler DatagramHandler SysLogHandler HTTPHandler SMTPHandler"
 )
 
 # The libraries whose classes rebuild fitted models: a class (a capitalised name) of these

@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tests.model.realmodels.reviewed import REVIEWED
+
 from ml_artifactory_action.model.pickle_policy import is_dangerous, rebuilds_ml_objects
 from ml_artifactory_action.model.safety import scan_files
 
@@ -17,40 +19,6 @@ MIN_FITTED_SHARE = 0.95
 ML_ROOTS = frozenset({"sklearn", "scipy", "numpy", "pandas", "lightgbm", "xgboost", "catboost"})
 # Their compiled parts and vendored packages, defined outside the package names above.
 ML_ORIGINS = frozenset({"_catboost", "uarray", "_hnsw", "_cyutility", "_ni_label", "_propack", "View"})
-# Objects the ML libraries import from elsewhere that the class rule passes, each reviewed:
-# constructing one, or calling it, only computes, or reads the time-zone database.
-REVIEWED = {
-    "abc": "abstract base classes",
-    "numbers": "abstract number types",
-    "typing": "type hints",
-    "collections": "OrderedDict, Counter, UserDict",
-    "collections.abc": "abstract container types",
-    "builtins": "built-in types (int, dict, ...) and type-hint aliases",
-    "enum": "Enum, IntEnum",
-    "decimal": "Decimal",
-    "math": "log, sqrt (math only)",
-    "_contextvars": "ContextVar (a value holder)",
-    "_io": "BytesIO, StringIO (memory only)",
-    "_strptime": "LocaleTime, _TimeRE (date parsing tables)",
-    "_thread": "Lock",
-    "threading": "RLock",
-    "queue": "Queue (in memory)",
-    "argparse": "ArgumentParser, RawTextHelpFormatter (constructing parses nothing)",
-    "contextlib": "nullcontext",
-    "dateutil._common": "weekday constants MO..SU",
-    "importlib._bootstrap": "named tuples the module happens to define (Components, UError)",
-    "importlib.metadata": "PackageNotFoundError (an exception)",
-    "inspect": "Parameter (a value type)",
-    "joblib.parallel": "effective_n_jobs (counts CPUs)",
-    "json.encoder": "JSONEncoder",
-    "os": "PathLike (abstract)",
-    "pathlib": "Path (constructing touches no file)",
-    "re": "Pattern (not constructible)",
-    "types": "GenericAlias (type hints)",
-    "unittest.case": "SkipTest (an exception)",
-    "zoneinfo": "_ZoneInfo (reads the time-zone database)",
-    "": "ufuncs without a module (scipy.special's digamma)",
-}
 
 
 def _scan(entries: list[dict[str, str]]) -> list[tuple[dict[str, str], Any]]:
