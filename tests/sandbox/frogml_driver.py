@@ -2,6 +2,9 @@
 
     python frogml_driver.py publish <repo> <work-dir>    log, read back and load models and a dataset
     python frogml_driver.py load <repo> <name> <version> <target-dir>
+    python frogml_driver.py login-load <repo> <name> <version> <target-dir>
+        logs in with user `admin` and JF_ACCESS_TOKEN as password (frogml mints a token and writes
+        ~/.frogml/config.json), then loads with only that file configured
 
 Connection settings come from JF_URL / JF_ACCESS_TOKEN, as frogml documents. The last stdout line
 is `RESULT <json>`.
@@ -9,6 +12,7 @@ is `RESULT <json>`.
 
 import hashlib
 import json
+import os
 import sys
 import zipfile
 from pathlib import Path
@@ -108,10 +112,26 @@ def load(repo: str, name: str, version: str, target: Path) -> dict:
     return {"loaded": tree(Path(loaded))}
 
 
+def login_load(repo: str, name: str, version: str, target: Path) -> dict:
+    from frogml.storage.authentication.login import frogml_login  # noqa: PLC0415
+
+    url, password = os.environ.pop("JF_URL"), os.environ.pop("JF_ACCESS_TOKEN")
+    logged_in = frogml_login(url, "admin", password, None, False, False, None)
+    config = json.loads((Path.home() / ".frogml" / "config.json").read_text())
+    [server] = config["servers"]
+    minted = server.get("access_token") or ""
+    return {
+        "logged_in": logged_in,
+        "minted_token": bool(minted) and minted != password,
+        **load(repo, name, version, target),
+    }
+
+
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
     run = {
         "publish": lambda: publish(args[0], Path(args[1])),
         "load": lambda: load(args[0], args[1], args[2], Path(args[3])),
+        "login-load": lambda: login_load(args[0], args[1], args[2], Path(args[3])),
     }
     print("RESULT " + json.dumps(run[command]()))

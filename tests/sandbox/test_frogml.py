@@ -1,9 +1,10 @@
 """JFrog's `frogml` SDK (pinned, unchanged) against the sandbox's `machinelearning` repositories.
 
 frogml lives in its own virtualenv named by `FROGML_VENV` (`make test` builds it: see the Makefile's
-FROGML_PINS); without it these tests are skipped. frogml is configured only through `JF_URL` and
-`JF_ACCESS_TOKEN`, with `HOME` in a temporary folder so no `~/.frogml` or JFrog CLI config is read,
-and `log_model(register_in_jml=False)` so it never calls the JFrog ML control plane (gRPC).
+FROGML_PINS); without it these tests are skipped. frogml is configured through `JF_URL` and
+`JF_ACCESS_TOKEN` (the last test: through the config file its own login writes), with `HOME` in a
+temporary folder so no real `~/.frogml` or JFrog CLI config is read, and
+`log_model(register_in_jml=False)` so it never calls the JFrog ML control plane (gRPC).
 
 One driver run (tests/sandbox/frogml_driver.py) logs, reads back and loads two models and a
 dataset; the tests below check what it saw and what the sandbox recorded.
@@ -178,12 +179,21 @@ def test_a_dataset_round_trips(published: Published) -> None:
 
 
 def test_aql_finds_a_version_and_frogml_loads_it_after_a_plain_copy_to_prod(published: Published) -> None:
+    """The load runs with a config file only: frogml's login (user `admin`, the token as password)
+    pings, mints a 30-day token through Access and writes ~/.frogml/config.json."""
     client = published.client
     query = f'items.find({{"repo":"{DEV}","path":"{MODEL_FOLDER}","@accuracy":"0.93"}})'
     found = client.post("/api/search/aql", content=query, headers={"Content-Type": "text/plain"}).json()
     assert sorted(row["name"] for row in found["results"]) == ["model-manifest.json", "model.pkl"]
     copied = client.post(f"/api/copy/{DEV}/{MODEL_FOLDER}?to=/{PROD}/{MODEL_FOLDER}")
     assert copied.status_code == 200, copied.text
-    loaded = run_frogml(published.sandbox, published.work / "home", "load", PROD, "fraud-detector", "1.0.0",
+    seen = len(published.sandbox.ctx.requests.entries())
+    loaded = run_frogml(published.sandbox, published.work / "home", "login-load", PROD, "fraud-detector", "1.0.0",
                         str(published.work / "from-prod"))  # fmt: skip
-    assert loaded["loaded"] == {"model.pkl": published.result["model_sha256"]}
+    assert loaded == {
+        "logged_in": True,
+        "minted_token": True,
+        "loaded": {"model.pkl": published.result["model_sha256"]},
+    }
+    calls = [(e["method"], e["path"], e["user"]) for e in published.sandbox.ctx.requests.entries()[seen:]]
+    assert calls[:2] == [("GET", "/artifactory/api/system/ping", "admin"), ("POST", "/access/api/v1/tokens", "admin")]
