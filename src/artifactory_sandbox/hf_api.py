@@ -39,6 +39,8 @@ PACKAGE_TYPE = "huggingfaceml"
 LFS_THRESHOLD = 10 * 1024 * 1024  # the Hub's rule: larger files, or binary ones, go through LFS
 MAX_YAML_CHARS = 1024 * 1024
 DEFAULT_REVISION = "main"
+API_VERBS = ("revision", "tree", "preupload", "commit")
+LFS_VERB = "info"  # {name}.git/info/lfs/objects/batch
 
 
 @dataclass(frozen=True)
@@ -67,14 +69,23 @@ def _dispatch(call: Call) -> Response:
         return validate_yaml(call)
     if seg[:2] == ["api", "lfs-upload"] and len(seg) == 3 and method == "PUT":
         return hf_lfs.receive(call.req, call.ctx, call.key, seg[2])
-    if seg[0] == "api" and len(seg) >= 4 and seg[1] in hf_store.REPO_TYPES:
-        return _api(call, _hf_repo(call, seg[1], seg[2], seg[3]), seg[4:])
+    if seg[0] == "api" and len(seg) >= 3 and seg[1] in hf_store.REPO_TYPES:
+        org, name, rest = _split_id(seg[2:], API_VERBS)
+        return _api(call, _hf_repo(call, seg[1], org, name), rest)
     kind, seg = ("datasets", seg[1:]) if seg[0] == "datasets" else ("models", seg)
-    if len(seg) == 6 and seg[1].endswith(".git") and seg[2:] == ["info", "lfs", "objects", "batch"]:
-        return hf_lfs.batch(call.req, call.ctx, _hf_repo(call, kind, seg[0], seg[1][: -len(".git")]))
-    if len(seg) >= 5 and seg[2] == "resolve" and method in ("GET", "HEAD"):
-        return resolve(call, _hf_repo(call, kind, seg[0], seg[1]), seg[3], "/".join(seg[4:]))
+    org, name, rest = _split_id(seg, ("resolve", LFS_VERB))
+    if name.endswith(".git") and rest == ["info", "lfs", "objects", "batch"]:
+        return hf_lfs.batch(call.req, call.ctx, _hf_repo(call, kind, org, name[: -len(".git")]))
+    if len(rest) >= 3 and rest[0] == "resolve" and method in ("GET", "HEAD"):
+        return resolve(call, _hf_repo(call, kind, org, name), rest[1], "/".join(rest[2:]))
     raise HttpError(404, "Not Found")
+
+
+def _split_id(seg: list[str], verbs: tuple[str, ...]) -> tuple[str, str, list[str]]:
+    """(org, name, the rest): a bare id (`gpt2`) when the second segment is already a verb."""
+    if len(seg) == 1 or seg[1] in verbs or seg[0].endswith(".git"):
+        return "", seg[0], seg[1:]
+    return seg[0], seg[1], seg[2:]
 
 
 def _api(call: Call, repo: HfRepo, rest: list[str]) -> Response:

@@ -2,7 +2,8 @@
 
 A commit to revision `rev` of `org/name` becomes one folder holding the whole tree of that revision:
 
-    models/<org>/<name>/<rev>_<timestamp>/<path in repo>      (datasets/... for datasets)
+    models/<org>/<name>/<rev>_<timestamp>/<path in repo>      (datasets/... for datasets; no <org>/
+                                                              for a bare id such as `gpt2`)
 
 the folder name being the revision and the commit's ISO time, as JFrog's CLI looks them up
 (`FindLatestRevision` in jfrog-cli-artifactory matches `<rev>_*` and takes the newest). The folder
@@ -51,7 +52,7 @@ class HfRepo:
 
     @property
     def repo_id(self) -> str:
-        return f"{self.org}/{self.name}"
+        return f"{self.org}/{self.name}" if self.org else self.name
 
     @property
     def repo_type(self) -> str:
@@ -59,7 +60,7 @@ class HfRepo:
 
     @property
     def base(self) -> str:
-        return f"{self.kind}/{self.org}/{self.name}"
+        return f"{self.kind}/{self.repo_id}"
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,9 @@ class Entry:
 
 
 def check_name(org: str, name: str) -> None:
-    if not NAME_PART.fullmatch(org) or not NAME_PART.fullmatch(name) or name.endswith(".git"):
-        raise HttpError(400, f"Invalid repository id '{org}/{name}': use 'organization/name'")
+    """`organization/name`, or a bare `name` (JFrog: the organization is optional, e.g. `gpt2`)."""
+    if (org and not NAME_PART.fullmatch(org)) or not NAME_PART.fullmatch(name) or name.endswith(".git"):
+        raise HttpError(400, f"Invalid repository id '{org + '/' if org else ''}{name}': use 'organization/name'")
 
 
 def check_revision(revision: str) -> None:

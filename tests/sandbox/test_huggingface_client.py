@@ -15,6 +15,7 @@ snapshot_download with and without allow_patterns, the error codes the client ma
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -92,6 +93,8 @@ seen["errors"] = {
 seen["errors_are_hf_errors"] = [issubclass(c, Exception) for c in (EntryNotFoundError, RevisionNotFoundError,
                                                                     RepositoryNotFoundError)]
 
+seen["bare_id"] = Path(hf_hub_download("tiny2", "w.bin", cache_dir=cache + "/bare")).read_bytes().hex()
+
 ds = api.upload_folder(folder_path=dataset, repo_id="acme/rows", repo_type="dataset", revision="v2")
 seen["dataset_info"] = api.dataset_info("acme/rows", revision="v2").sha == ds.oid
 seen["dataset_snapshot"] = digests(snapshot_download("acme/rows", repo_type="dataset", revision="v2",
@@ -113,6 +116,17 @@ def _folder(root: Path, files: dict[str, bytes]) -> dict[str, str]:
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_bytes(data)
     return {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
+
+
+def _commit_bare_id(admin: httpx.Client) -> None:
+    """`tiny2`, a model id without organization (JFrog: the organization is optional; the Hub has
+    `gpt2`). huggingface_hub 2.4.0 commits to one but then cannot parse its own commit URL, so the
+    commit is made here and the client only downloads it."""
+    value = {"path": "w.bin", "content": base64.b64encode(b"\x00bare").decode(), "encoding": "base64"}
+    lines = [{"key": "header", "value": {"summary": "bare"}}, {"key": "file", "value": value}]
+    body = "".join(json.dumps(line) + "\n" for line in lines)
+    response = admin.post(f"/artifactory/api/huggingfaceml/{REPO}/api/models/tiny2/commit/main", content=body)
+    assert response.status_code == 200, response.text
 
 
 def _admin(sandbox: SandboxHandle) -> httpx.Client:
@@ -152,6 +166,7 @@ def test_huggingface_hub_works_unchanged(client_python: Path, tmp_path: Path) ->
     rows = _folder(tmp_path / "rows", {"train.csv": b"a,b\n1,2\n", "data/part-0.parquet": b"PAR1\x00" * 100})
     with run_sandbox(tmp_path / "data") as sandbox, _admin(sandbox) as admin:
         admin.put(f"/artifactory/api/repositories/{REPO}", json={"rclass": "local", "packageType": "huggingfaceml"})
+        _commit_bare_id(admin)
         seen = _run(
             client_python, sandbox, tmp_path, str(tmp_path / "model"), str(tmp_path / "rows"), str(tmp_path), COMMIT
         )
@@ -196,6 +211,7 @@ def test_huggingface_hub_works_unchanged(client_python: Path, tmp_path: Path) ->
         "missing_repo": "RepositoryNotFoundError",
         "bad_card": "ValueError",
     }
+    assert seen["bare_id"] == b"\x00bare".hex()
     assert seen["dataset_info"] is True
     assert seen["dataset_snapshot"] == rows
 
