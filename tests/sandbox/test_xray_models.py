@@ -239,6 +239,22 @@ def test_real_scikit_learn_models_pass(sklearn_models: list[Path]) -> None:
     assert {name: findings for name, findings in flagged.items() if findings} == {}
 
 
+HEAVY = Path(__file__).resolve().parents[1] / "data" / "heavy"  # made by torch, transformers and keras (versions.json)
+
+
+def test_real_torch_trainer_and_keras_files_pass_and_a_real_lambda_layer_is_found() -> None:
+    models = sorted(p for p in HEAVY.rglob("*") if p.suffix in {".pt", ".pth", ".bin", ".keras"})
+    names = {f"{p.parent.name}/{p.name}" for p in models}
+    assert {
+        "torch/state_dict.pt",
+        "torch/checkpoint.pt",
+        "trainer/training_args.bin",
+        "keras/lambda_layer.keras",
+    } <= names
+    flagged = {f"{p.parent.name}/{p.name}": [f.global_name for f in scan_stored(p, p.name).findings] for p in models}
+    assert {name: found for name, found in flagged.items() if found} == {"keras/lambda_layer.keras": [LAMBDA_FINDING]}
+
+
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHandle]:
     with run_sandbox(tmp_path_factory.mktemp("xray-models"), xray_index_delay=0) as handle:
