@@ -268,3 +268,33 @@ def _pull(venv: str, exported: dict[str, str], cache: Path) -> dict[str, str]:
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def test_a_flaky_lfs_put_is_retried_and_a_refused_commit_leaves_no_revision(
+    action: ActionHarness, sandbox: SandboxHandle
+) -> None:
+    _repos(sandbox)
+    digests = _workspace(action)
+    headers = {"Authorization": f"Bearer {sandbox.admin_token}"}
+    faults = [
+        {"path": "/api/lfs-upload/", "method": "PUT", "status": 503, "count": 1},
+        {"path": "/commit/", "method": "POST", "status": 400, "message": "Commit refused for the test"},
+    ]
+    for fault in faults:
+        httpx.post(f"{sandbox.url}/_sandbox/faults", json=fault, headers=headers).raise_for_status()
+
+    failed = _run(action, "upload")
+    listing = _get(sandbox, f"/artifactory/api/storage/{DEV}?list&deep=1").json()
+    httpx.delete(f"{sandbox.url}/_sandbox/faults", headers=headers).raise_for_status()
+    retried = _run(action, "upload")
+
+    assert "Retrying PUT" in failed.log  # the 503 on the signed URL was retried, then the commit refused
+    assert failed.returncode == 1
+    [(title, message)] = failed.errors
+    assert title == "Artifactory request failed"
+    assert "committing the revision" in message
+    assert "Commit refused for the test" in message
+    assert listing.get("files", []) == []
+    assert retried.returncode == 0, retried.log
+    assert "Deduplicated model.safetensors" in retried.log  # its bytes arrived in the failed run
+    assert sorted(a["sha256"] for a in retried.json_output("artifacts")) == sorted(digests.values())
