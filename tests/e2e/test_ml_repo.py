@@ -89,8 +89,10 @@ def test_every_stage_carries_a_model_version_from_a_dev_to_a_prod_ml_repository(
 ) -> None:
     write_model(action)
     client = SandboxClient(ml_repos)
+    (action.workspace / "metrics.json").write_text('{"eval": {"accuracy": 0.94}}')
+    gate = {"metrics-file": "metrics.json", "thresholds": "eval.accuracy >= 0.9", "compare-to-production": "true"}
 
-    result = run(action, github, "upload,build-publish,scan,promote,resolve")
+    result = run(action, github, "gate,upload,build-publish,scan,promote,resolve", **gate)
 
     assert result.returncode == 0, result.log
     assert result.errors == []
@@ -107,6 +109,7 @@ def test_every_stage_carries_a_model_version_from_a_dev_to_a_prod_ml_repository(
     )
     assert client.properties(DEV, f"{FOLDER}/model.safetensors")["model.version"] == [VERSION]
     assert client.properties(PROD, f"{FOLDER}/model.safetensors")["env"] == ["production"]
+    assert client.properties(PROD, f"{FOLDER}/model-manifest.json")["metric.eval.accuracy"] == ["0.94"]
     info = client.build("fraud-model", "7")
     assert info is not None
     assert sorted(a["path"] for a in info["modules"][0]["artifacts"]) == stored
@@ -117,6 +120,14 @@ def test_every_stage_carries_a_model_version_from_a_dev_to_a_prod_ml_repository(
     assert not [r for r in client.requests() if "/tmp/" in r["path"] and r["method"] == "GET"]
 
     assert frogml_load(ml_repos, PROD, tmp_path / "frogml" / "loaded") == digests(MODEL)
+    # The next candidate is gated against the version in production, found through its build.
+    (action.workspace / "metrics.json").write_text('{"eval": {"accuracy": 0.91}}')
+    worse = run(action, github, "gate,upload", **gate, **{"model-version": "1.5.0", "build-number": "8"})
+    assert worse.returncode == 1
+    [(title, message)] = worse.errors
+    assert title == "Quality gate failed"
+    assert "production" in message
+    assert client.files(DEV) == stored
 
 
 def test_a_rerun_finds_the_version_published_and_other_files_under_it_are_refused(
