@@ -106,6 +106,8 @@ def test_a_wildcard_over_a_well_known_library_adds_only_its_classes(
         ("sklearn.externals.joblib.numpy_pickle", "NumpyArrayWrapper"),  # joblib files of scikit-learn < 0.23
         ("sklearn.externals.array_api_compat.numpy._aliases", "asarray"),
         ("sklearn.feature_selection._univariate_selection", "f_classif"),
+        ("pandas.core.indexes.datetimes", "_new_DatetimeIndex"),
+        ("zoneinfo", "ZoneInfo"),
     ],
 )
 def test_classes_of_the_ml_libraries_pass_by_default(module: str, name: str, tmp_path: Path) -> None:

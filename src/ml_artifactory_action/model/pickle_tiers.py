@@ -234,6 +234,7 @@ REBUILD = {
     "copy_reg": "_reconstructor",
     "_codecs": "encode",
     "datetime": "datetime date time timedelta timezone",
+    "zoneinfo": "ZoneInfo",  # reads the time-zone database, by key
     "decimal": "Decimal",
     "fractions": "Fraction",
     "argparse": "Namespace",
@@ -281,10 +282,12 @@ REBUILD = {
     "pandas._libs.internals": "_unpickle_block",
     "pandas._libs.tslibs.timestamps": "_unpickle_timestamp",
     "pandas._libs.tslibs.timedeltas": "_timedelta_unpickle",
-    "pandas._libs.tslibs.nattype": "__nat_unpickle",
+    "pandas._libs.tslibs.nattype": "_nat_unpickle __nat_unpickle",
     "pandas._libs.tslibs.offsets": "_unpickle_offset",
     "pandas._libs.arrays": "__pyx_unpickle_NDArrayBacked",
     "pandas.core.indexes.base": "_new_Index",
+    "pandas.core.indexes.datetimes": "_new_DatetimeIndex",
+    "pandas.core.indexes.period": "_new_PeriodIndex",
     "pandas.core.internals.blocks": "new_block",
     "pandas.core.internals.managers": "BlockManager SingleBlockManager",
     # PyTorch: tensors, storages, dtypes, devices (torch's weights-only set)

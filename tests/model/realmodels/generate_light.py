@@ -199,7 +199,29 @@ def _pipelines() -> list[tuple[str, Any]]:
         ("Imputer-HistGradientBoosting", make_pipeline(SimpleImputer(), HistGradientBoostingClassifier()).fit(x, y)),
         ("Tfidf-LogisticRegression", make_pipeline(TfidfVectorizer(), LogisticRegression()).fit(texts, y)),
         ("DataFrame", frame),
+        ("pandas-objects", _pandas_objects()),
     ]
+
+
+def _pandas_objects() -> dict[str, Any]:
+    """Data that travels with models: pandas' index kinds, extension dtypes and scalars."""
+    return {
+        "datetime_index": pd.DataFrame({"a": range(3)}, index=pd.date_range("2026-01-01", periods=3)),
+        "period_index": pd.Series(range(3), index=pd.period_range("2026-01", periods=3, freq="M")),
+        "multi_index": pd.DataFrame({"a": range(4)}, index=pd.MultiIndex.from_product([["x", "y"], [1, 2]])),
+        "intervals": pd.Series(pd.interval_range(0, 3)),
+        "timedeltas": pd.Series(pd.to_timedelta([1, 2], unit="D")),
+        "nullable": pd.DataFrame(
+            {
+                "i": pd.array([1, None], dtype="Int64"),
+                "s": pd.array(["a", None], dtype="string"),
+                "b": pd.array([True, None], dtype="boolean"),
+            }
+        ),
+        "categorical": pd.Series(pd.Categorical(["a", "b", "a"])),
+        "sparse": pd.Series(pd.arrays.SparseArray([0, 0, 1])),
+        "scalars": [pd.Timestamp("2026-01-01"), pd.Timedelta(1, "h"), pd.Period("2026-01", "M"), pd.NaT, pd.NA],
+    }
 
 
 # --- negative controls --------------------------------------------------------------------------------

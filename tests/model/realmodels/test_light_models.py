@@ -51,6 +51,7 @@ def test_boosters_pipelines_and_data_frames_are_accepted(light_models: dict[str,
         "Tfidf-LogisticRegression",
         "Imputer-HistGradientBoosting",
         "DataFrame",
+        "pandas-objects",
     }
     assert refused == []
 
