@@ -160,6 +160,7 @@ def test_functions_attribute_paths_and_what_reaches_the_os_are_refused_by_defaul
         ("torch.hub.*", "every name under 'torch.hub' can run code"),
         ("builtins.eval", "'builtins.eval' can run code"),
         ("mypkg.utils.system", "'mypkg.utils.system' can run code"),
+        ("mypkg.Net.__init__.__globals__", "'mypkg.Net.__init__.__globals__' can run code"),
     ],
 )
 def test_a_bad_allowed_global_is_rejected_with_how_to_fix_it(entry: str, says: str, tmp_path: Path) -> None:
@@ -168,6 +169,12 @@ def test_a_bad_allowed_global_is_rejected_with_how_to_fix_it(entry: str, says: s
 
     if "can run code" in says:
         assert "only allow-unsafe-pickle: true uploads a file that imports it" in str(raised.value)
+
+
+def test_a_class_of_a_script_is_allowed_by_its_main_module_name(tmp_path: Path) -> None:
+    """A class defined in the training script pickles as `__main__.Net`."""
+    assert scan_path(_pickle(tmp_path, "__main__", "Net"), frozenset({"__main__.Net"})).safe
+    assert not scan_path(_pickle(tmp_path, "__main__", "Net")).safe
 
 
 def test_a_dangerous_finding_names_only_allow_unsafe_pickle_as_the_way_through(tmp_path: Path) -> None:

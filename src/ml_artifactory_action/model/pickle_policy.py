@@ -121,7 +121,8 @@ def parse_allowed_global(entry: str) -> str:
             f"{entry!r} names a module, not a global; write '{entry}.*' for every name of it and its "
             f"submodules, or 'module.Name' for one name (e.g. '{entry}.models.Net')"
         )
-    dangerous = _dangerous_path(parts) if wildcard else is_dangerous(".".join(parts[:-1]), parts[-1])
+    reflects = any(_dunder(part) for part in parts[1:])  # `mypkg.Net.__init__.__globals__`
+    dangerous = reflects or (_dangerous_path(parts) if wildcard else is_dangerous(".".join(parts[:-1]), parts[-1]))
     if dangerous:
         what = f"every name under {body!r}" if wildcard else repr(entry)
         raise ValueError(
