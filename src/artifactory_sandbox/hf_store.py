@@ -39,6 +39,9 @@ STAMP = re.compile(r"_\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 SHA_PROPERTY = "huggingfaceml.generated.revision.sha1"
 REVISION_PROPERTY = "huggingfaceml.revision"
 MESSAGE_PROPERTY = "huggingfaceml.commit.summary"
+# JFrog: "in local repositories, the only integration version is main": asked for `main`, a
+# repository without commits to `main` answers its newest commit (so `model_info(id)` works).
+INTEGRATION_REVISION = "main"
 
 
 @dataclass(frozen=True)
@@ -98,8 +101,10 @@ def find(conn: sqlite3.Connection, repo: HfRepo, revision: str) -> Revision | No
     """The newest commit of `revision`, or the commit whose id is `revision`."""
     rows = [row for row in items.children(conn, repo.key, repo.base) if row["type"] == "folder"]
     named = [row for row in rows if _revision_of(row["name"]) == revision]
+    if not named and revision == INTEGRATION_REVISION:  # "main" is the newest commit of any revision
+        named = [row for row in rows if _revision_of(row["name"]) is not None]
     if named:
-        return _revision(conn, repo, max(named, key=lambda row: str(row["name"])))
+        return _revision(conn, repo, max(named, key=lambda row: _stamp_of(str(row["name"]))))
     if COMMIT_ID.fullmatch(revision):
         folder = _folder_of_commit(conn, repo, revision)
         for row in rows:
@@ -191,6 +196,11 @@ def _generated_sha(repo: HfRepo, folder: str, files: dict[str, Digests]) -> str:
     for path, digests in sorted(files.items()):
         digest.update(f"{path}\0{digests.sha256}\n".encode())
     return digest.hexdigest()
+
+
+def _stamp_of(folder_name: str) -> str:
+    match = STAMP.search(folder_name)
+    return match.group(0) if match else ""
 
 
 def _revision_of(folder_name: str) -> str | None:

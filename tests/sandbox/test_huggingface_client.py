@@ -93,6 +93,11 @@ seen["errors"] = {
 seen["errors_are_hf_errors"] = [issubclass(c, Exception) for c in (EntryNotFoundError, RevisionNotFoundError,
                                                                     RepositoryNotFoundError)]
 
+api.delete_file("more.txt", "acme/tiny", revision="v1")
+seen["v1_after_delete"] = sorted(api.list_repo_files("acme/tiny", revision="v1"))
+seen["exists"] = [api.repo_exists("acme/tiny"), api.repo_exists("acme/none"), api.revision_exists("acme/tiny", "v1"),
+                  api.revision_exists("acme/tiny", "v9"), api.file_exists("acme/tiny", "config.json", revision=commit),
+                  api.file_exists("acme/tiny", "nope.json", revision=commit)]
 seen["bare_id"] = Path(hf_hub_download("tiny2", "w.bin", cache_dir=cache + "/bare")).read_bytes().hex()
 
 ds = api.upload_folder(folder_path=dataset, repo_id="acme/rows", repo_type="dataset", revision="v2")
@@ -211,6 +216,8 @@ def test_huggingface_hub_works_unchanged(client_python: Path, tmp_path: Path) ->
         "missing_repo": "RepositoryNotFoundError",
         "bad_card": "ValueError",
     }
+    assert seen["v1_after_delete"] == ["notes/extra.txt"]
+    assert seen["exists"] == [True, False, True, False, True, False]
     assert seen["bare_id"] == b"\x00bare".hex()
     assert seen["dataset_info"] is True
     assert seen["dataset_snapshot"] == rows
