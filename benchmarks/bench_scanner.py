@@ -111,8 +111,17 @@ def _big_safetensors(path: Path, size: int) -> None:
             file.write(block)
 
 
+def _tuple_tree(path: Path, count: int) -> None:
+    """A protocol-2 stream of 3-tuples each holding the one before: every tuple stays reachable."""
+    with path.open("wb") as file:
+        file.write(b"\x80\x02" + b"cbuiltins\nlist\n" + b"N")
+        for index in range(count):
+            file.write(b"K\x01K\x02\x87" if index == 0 else b"K\x01\x86")  # (1, 2, None), then (prev, 1)
+        file.write(b"\x85R.")  # list((tree,)): one import, one call
+
+
 def cases(folder: Path, quick: bool) -> list[tuple[str, str, Path]]:
-    """(kind, label, file): kind is "ops" for opcode-dense pickles, "tensors" for tensor-heavy files."""
+    """(kind, label, file): "ops" opcode-dense pickles, "memory" built to exhaust a naive model, "tensors"."""
     scale = 8 if quick else 1
     arrays = {f"layer{i}": np.random.default_rng(i).normal(size=(1024, 1024)) for i in range(128 // scale)}
     # Each holds one import, so the scan is asked about it (a pickle without imports is simpler).
@@ -121,6 +130,7 @@ def cases(folder: Path, quick: bool) -> list[tuple[str, str, Path]]:
     ints = [OrderedDict(), *range(3_000_000 // scale)]
     strings = [OrderedDict(), *(f"token{i}" for i in range(1_000_000 // scale))]
     pairs = [OrderedDict(), *((i, float(i)) for i in range(500_000 // scale))]
+    long_strings = [OrderedDict(), *(f"{i:08d}" * 512 for i in range(60_000 // scale))]
 
     def joblib_arrays(path: Path) -> None:
         import joblib  # noqa: PLC0415  a dev dependency, only to write the file
@@ -137,6 +147,12 @@ def cases(folder: Path, quick: bool) -> list[tuple[str, str, Path]]:
         ("ops", "pickle of 5M Nones", dumped("nones.pkl", nones)),
         ("ops", "pickle of 1M short strings (op by op)", dumped("strings.pkl", strings)),
         ("ops", "pickle of 500k (int, float) tuples (op by op)", dumped("pairs.pkl", pairs)),
+        ("memory", "60k distinct 4 KiB strings, memoized", dumped("long_strings.pkl", long_strings)),
+        (
+            "memory",
+            "1M nested 3-tuples, all reachable",
+            _write(folder / "tree.pkl", lambda p: _tuple_tree(p, 1_000_000 // scale)),
+        ),
         ("tensors", "pickle of numpy arrays (protocol 4)", dumped("arrays.pkl", arrays)),
         ("tensors", "joblib of numpy arrays", _write(folder / "arrays.joblib", joblib_arrays)),
         (

@@ -83,6 +83,7 @@ def test_past_the_memory_caps_an_import_is_seen_or_reported_hidden(value: object
         caps.setattr(pickle_vm, "MAX_MEMO", 5)
         caps.setattr(pickle_vm, "KEEP_ON_STACK", 3)
         caps.setattr(pickle_vm, "MAX_ITEMS", 2)
+        caps.setattr(pickle_vm, "MAX_KEPT", 600)
         walk = walk_stream(ByteReader(io.BytesIO(data)))
     seen = {ref.dotted for ref in walk.globals}
 
@@ -124,3 +125,16 @@ def test_runs_of_literals_leave_the_stack_exactly_as_deep(one: bytes) -> None:
     assert walk.complete
     assert walk.ops == count + 2
     assert len(walk.vm.stack) == count - 1  # STOP popped one
+
+
+def test_past_the_kept_budget_the_model_goes_lean_and_still_sees_imports(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pickle_vm, "MAX_KEPT", 100_000)
+    value = [[(i, str(i) * 300) for i in range(2_000)], Reduce(os.system, "id")]
+
+    walk = walk_stream(ByteReader(io.BytesIO(pickle.dumps(value, 4))))
+
+    assert walk.complete
+    assert walk.vm.lean
+    assert [ref.dotted for ref in walk.globals] == ["posix.system"]
+    long_strings = [kept for kept in walk.vm.memo.values() if isinstance(kept, str) and len(kept) > pickle_vm.SHORT]
+    assert 0 < sum(map(len, long_strings)) <= 100_000  # kept while the budget lasted, not after

@@ -8,12 +8,13 @@ import sys
 from pathlib import Path
 
 import joblib
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.model.samples import MALICIOUS, P0_SYSTEM, PROTO2, STOP, Sample, gguf, onnx_start, safetensors, system_call
 
-from ml_artifactory_action.model import limits
+from ml_artifactory_action.model import limits, pickle_vm
 from ml_artifactory_action.model.byte_reader import ByteReader
 from ml_artifactory_action.model.containers import decompressed
 from ml_artifactory_action.model.limits import MAX_DEPTH, Budget, LimitExceeded
@@ -59,6 +60,21 @@ def test_archives_nested_past_the_depth_limit_are_refused_naming_it(tmp_path: Pa
     assert not report.safe
     assert report.error is not None
     assert f"archives are nested more than {MAX_DEPTH} deep (the scanner's MAX_DEPTH limit;" in report.error
+
+
+def test_a_joblib_file_past_the_models_budget_is_refused_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pickle_vm, "MAX_KEPT", 10_000)
+    path = tmp_path / "model.joblib"
+    joblib.dump({"names": [f"feature {i}" * 40 for i in range(500)], "weights": np.zeros(8)}, path)
+
+    report = scan_path(path)
+
+    assert not report.safe
+    assert report.error is not None
+    assert "its objects take more than 0 MiB to model" in report.error
+    assert "(the scanner's MAX_KEPT limit;" in report.error
 
 
 def test_decompression_stops_at_the_budget() -> None:

@@ -12,16 +12,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .limits import LimitExceeded
-from .pickle_args import NUMBER, UNKNOWN, PickleSyntaxError
+from .pickle_args import NUMBER, UNKNOWN, Large, PickleSyntaxError
 
 # Callables whose result is an instance of their first argument, not of themselves.
 _FACTORIES = frozenset({"copyreg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__"})
 _NOT_A_NAME = (int, float, bytes, tuple, list, dict, type(None), type(NUMBER))
 # Memory bounds. The model counts what it does not keep, so its stack depth stays exact.
-MAX_STACK = 20_000_000  # values on the stack (a reference each: 160 MB at most)
+MAX_STACK = 5_000_000  # values on the stack (a reference each: 40 MB at most)
+MAX_MARKS = 100_000  # MARKs open at once
 KEEP_ON_STACK = 100_000  # deeper than this, pushed literals are kept as NUMBER/UNKNOWN only
 MAX_MEMO = 100_000  # memo entries kept; a later GET of one not kept is UNKNOWN
 MAX_ITEMS = 1_024  # items kept per list or dict; the rest are counted by nothing: only names matter
+# What the model builds (containers, items, long strings, instances), in estimated bytes. Past it
+# the model goes lean: it builds no more containers (UNKNOWN instead), keeps no long strings and
+# no arguments, so memory stays bounded whatever the pickle; imports are still all seen.
+MAX_KEPT = 64 * 1024**2
+SHORT = 256  # strings up to this long (names) are kept on the stack whatever the budget
+_CONTAINER, _ITEM, _INSTANCE = 64, 8, 160
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,7 @@ class PickleVM:
         self.calls = 0
         self.memo_len = 0  # the unpickler's len(memo), kept entries or not (the key MEMOIZE uses); -1: unknown
         self.result: object = UNKNOWN
+        self.kept = 0  # estimated bytes built so far; past MAX_KEPT the model is lean
         self._ops: dict[str, Callable[[object], object]] = _dispatch(self)
 
     def step(self, name: str, arg: object) -> None:
@@ -71,12 +79,36 @@ class PickleVM:
     def top(self) -> object:
         return self.stack[-1] if self.stack else UNKNOWN
 
+    @property
+    def lean(self) -> bool:
+        return self.kept > MAX_KEPT
+
+    def keep(self, size: int) -> bool:
+        """Count `size` estimated bytes about to be built; False once the budget is spent."""
+        self.kept += size
+        return self.kept <= MAX_KEPT
+
     def push(self, value: object) -> None:
         if len(self.stack) >= KEEP_ON_STACK:
             self._check_depth(1)
             if not isinstance(value, GlobalRef | Instance):
                 value = NUMBER if isinstance(value, int | float) else UNKNOWN
+        elif isinstance(value, str | bytes) and len(value) > SHORT and not self.keep(len(value)):
+            value = Large(len(value))
+        elif isinstance(value, int) and value.bit_length() > SHORT * 8 and not self.keep(value.bit_length() // 8):
+            value = NUMBER
         self.stack.append(value)
+
+    def container(self, items: list[object] | tuple[object, ...], kind: type) -> object:
+        """A list, tuple or dict of `items` as the model keeps it: UNKNOWN once lean."""
+        kept = items[:MAX_ITEMS]
+        if not self.keep(_CONTAINER + _ITEM * len(kept)):
+            return UNKNOWN
+        if kind is dict:
+            result: dict[object, object] = {}
+            _add_pairs(self, result, list(kept))
+            return result
+        return kind(kept)
 
     def push_run(self, value: object, count: int) -> None:
         """Push `count` copies of one literal (a run of fixed-width opcodes read in bulk)."""
@@ -98,6 +130,8 @@ class PickleVM:
         return items
 
     def mark(self, _: object) -> None:
+        if len(self.metastack) >= MAX_MARKS:
+            raise LimitExceeded(f"it opens more than {MAX_MARKS:,} MARKs at once", "MAX_MARKS")
         self.metastack.append(self.stack)
         self.stack = []
 
@@ -110,12 +144,13 @@ class PickleVM:
         self.calls += 1
         if isinstance(func, GlobalRef) and func.dotted in _FACTORIES and args and isinstance(args[0], GlobalRef):
             return Instance(args[0].dotted)
-        return Instance(_class_name(func), args, initialised=True)
+        kept = args[:MAX_ITEMS] if self.keep(_INSTANCE + _ITEM * min(len(args), MAX_ITEMS)) else ()
+        return Instance(_class_name(func), kept, initialised=True)
 
     def build(self, _: object) -> None:
         state, target = self.pop(), self.top()
         if isinstance(target, Instance):
-            _set_state(target, state)
+            _set_state(self, target, state)
 
 
 def _ignore(_: object) -> None:
@@ -134,20 +169,20 @@ def _as_tuple(value: object) -> tuple[object, ...]:
     return tuple(value) if isinstance(value, tuple | list) else ()
 
 
-def _set_state(target: Instance, state: object) -> None:
+def _set_state(vm: PickleVM, target: Instance, state: object) -> None:
     target.state = state
     parts = state if isinstance(state, tuple) and len(state) == 2 else (state, None)
     for part in parts:
-        if isinstance(part, dict):
+        if isinstance(part, dict) and len(target.attrs) < MAX_ITEMS and vm.keep(_ITEM * 2 * len(part)):
             target.attrs.update(part)
         elif part is not None:
-            target.opaque_state = True
+            target.opaque_state = True  # not a dict, or more than the model keeps
 
 
-def _add_pairs(target: object, items: list[object]) -> None:
+def _add_pairs(vm: PickleVM, target: object, items: list[object]) -> None:
     if isinstance(target, dict):
         for key, value in zip(items[::2], items[1::2], strict=False):
-            if len(target) >= MAX_ITEMS:
+            if len(target) >= MAX_ITEMS or not vm.keep(_ITEM * 2):
                 return
             _set_item(target, key, value)
 
@@ -181,7 +216,7 @@ def _obj(vm: PickleVM) -> None:
 
 def _instantiate(vm: PickleVM, cls: object, args: list[object]) -> Instance:
     """INST and OBJ call the class with its arguments, or only `__new__` when there are none."""
-    instance = vm.call(cls, tuple(args))
+    instance = vm.call(cls, tuple(args[:MAX_ITEMS]))
     instance.initialised = bool(args)
     return instance
 
@@ -191,6 +226,7 @@ def _newobj(vm: PickleVM, with_kwargs: bool) -> None:
         vm.pop()
     vm.pop()
     vm.calls += 1
+    vm.keep(_INSTANCE)
     vm.push(Instance(_class_name(vm.pop())))
 
 
@@ -202,7 +238,9 @@ def _reduce(vm: PickleVM) -> None:
 def _append(vm: PickleVM, items: list[object]) -> None:
     target = vm.top()
     if isinstance(target, list) and len(target) < MAX_ITEMS:
-        target.extend(items[: MAX_ITEMS - len(target)])
+        added = items[: MAX_ITEMS - len(target)]
+        if vm.keep(_ITEM * len(added)):
+            target.extend(added)
 
 
 def _put(vm: PickleVM, key: object) -> None:
@@ -230,20 +268,13 @@ def _memoize(vm: PickleVM) -> None:
     vm.memo_len += 1
 
 
-def _dict_of(items: list[object]) -> dict[object, object]:
-    result: dict[object, object] = {}
-    _add_pairs(result, items)
-    return result
-
-
 def _tuple_of(vm: PickleVM, count: int) -> None:
     if len(vm.stack) >= count:
-        items = tuple(vm.stack[-count:])
+        items = vm.stack[-count:]
         del vm.stack[-count:]
-        vm.push(items)
-        return
-    popped = [vm.pop() for _ in range(count)]
-    vm.push(tuple(reversed(popped)))
+    else:
+        items = [vm.pop() for _ in range(count)][::-1]
+    vm.push(vm.container(items, tuple))
 
 
 def _stop(vm: PickleVM) -> None:
@@ -258,20 +289,20 @@ def _dispatch(vm: PickleVM) -> dict[str, Callable[[object], object]]:
         "NEWTRUE": lambda _: push(True),
         "NEWFALSE": lambda _: push(False),
         "NEXT_BUFFER": lambda _: push(UNKNOWN),
-        "EMPTY_LIST": lambda _: push([]),
-        "EMPTY_SET": lambda _: push([]),
+        "EMPTY_LIST": lambda _: push(vm.container([], list)),
+        "EMPTY_SET": lambda _: push(vm.container([], list)),
         "EMPTY_TUPLE": lambda _: push(()),
-        "EMPTY_DICT": lambda _: push({}),
+        "EMPTY_DICT": lambda _: push(vm.container([], dict)),
         "APPEND": lambda _: _append(vm, [vm.pop()]),
         "APPENDS": lambda _: _append(vm, vm.pop_mark()),
         "ADDITEMS": lambda _: _append(vm, vm.pop_mark()),
-        "LIST": lambda _: push(vm.pop_mark()[:MAX_ITEMS]),
-        "TUPLE": lambda _: push(tuple(vm.pop_mark())),
-        "FROZENSET": lambda _: push(tuple(vm.pop_mark())),
+        "LIST": lambda _: push(vm.container(vm.pop_mark(), list)),
+        "TUPLE": lambda _: push(vm.container(vm.pop_mark(), tuple)),
+        "FROZENSET": lambda _: push(vm.container(vm.pop_mark(), tuple)),
         "TUPLE1": lambda _: _tuple_of(vm, 1),
         "TUPLE2": lambda _: _tuple_of(vm, 2),
         "TUPLE3": lambda _: _tuple_of(vm, 3),
-        "DICT": lambda _: push(_dict_of(vm.pop_mark())),
+        "DICT": lambda _: push(vm.container(vm.pop_mark(), dict)),
         "SETITEM": lambda _: _set_items(vm, _popped(vm, 2)),
         "SETITEMS": lambda _: _set_items(vm, vm.pop_mark()),
         "POP": lambda _: vm.pop(),
@@ -303,7 +334,7 @@ def _dispatch(vm: PickleVM) -> dict[str, Callable[[object], object]]:
 
 
 def _set_items(vm: PickleVM, items: list[object]) -> None:
-    _add_pairs(vm.top(), items)
+    _add_pairs(vm, vm.top(), items)
 
 
 def _popped(vm: PickleVM, count: int) -> list[object]:

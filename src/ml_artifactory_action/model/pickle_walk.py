@@ -12,7 +12,7 @@ import pickletools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import limits
+from . import limits, pickle_vm
 from .byte_reader import ByteReader, Truncated
 from .joblib_arrays import WRAPPERS, ArrayBlock, LostSync, array_block
 from .pickle_args import DECODERS, NUMBER, PickleSyntaxError
@@ -225,12 +225,17 @@ class _Walker:
         opcode there is the run's length. Its only effect is to push values whose content the
         scan never needs: the model pushes as many placeholders, so its stack stays exact.
         """
-        last = offset + (MIN_RUN - 1) * run.width
-        if last >= len(buffer) or buffer[last] != buffer[offset]:
-            return False  # not even the opcode MIN_RUN - 1 ahead: no run worth the slice
         whole = min(len(buffer) - offset, RUN_WINDOW) // run.width  # opcodes with all their argument bytes
-        codes = buffer[offset : offset + whole * run.width : run.width]
-        count = len(codes) - len(codes.lstrip(run.code))
+        if whole < MIN_RUN:
+            return False
+        look, count = MIN_RUN, 0
+        while True:  # 16, 64, 256... opcodes at a time: the work grows with the run, not the window
+            look = min(look, whole)
+            codes = buffer[offset : offset + look * run.width : run.width]
+            count = len(codes) - len(codes.lstrip(run.code))
+            if count < look or look == whole:
+                break
+            look *= 4
         if count < MIN_RUN:
             return False
         self._count(count)
@@ -250,7 +255,14 @@ class _Walker:
             return
         self.walk.vm.stack[-1] = Instance("numpy.ndarray")
         self.walk.probes.append(_probe(self.reader))
-        self._skip_array(array_block(target))
+        try:
+            block = array_block(target)
+        except LostSync as exc:
+            if not self.walk.vm.lean:
+                raise
+            what = f"its objects take more than {pickle_vm.MAX_KEPT // 1024**2} MiB to model, so its arrays cannot be found"
+            raise limits.LimitExceeded(what, "MAX_KEPT") from exc
+        self._skip_array(block)
         self.walk.arrays += 1
 
     def _skip_array(self, block: ArrayBlock) -> None:
