@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import joblib
+import lz4.frame
 import numpy as np
 import pytest
 from tests.model.samples import (
@@ -134,6 +135,7 @@ SIMPLE: dict[str, Mutation] = {
     "xz": lambda data: lzma.compress(data, preset=1),
     "lzma-alone": lambda data: lzma.compress(data, format=lzma.FORMAT_ALONE, preset=1),
     "zlib (joblib)": zlib.compress,
+    "lz4 (joblib)": lz4.frame.compress,
 }
 CONTAINERS: dict[str, Mutation] = {
     "tar": lambda data: _tar({"model/model.pkl": data}),
