@@ -152,14 +152,14 @@ DANGEROUS = {
     "scipy": "io datasets misc weave conftest test LowLevelCallable _lib._testutils _lib._ccallback",
     "pandas": "read_* to_pickle eval HDFStore ExcelWriter ExcelFile test show_versions set_option "
     "io core.computation compat.pickle_compat _testing testing util._tester util._print_versions "
-    "plotting conftest core._numba core.window.numba_ api.extensions",
+    "plotting conftest core._numba core.window.numba_ api.extensions.register_*",
     "sklearn": "datasets externals.joblib.load externals.joblib.dump externals.joblib.Parallel externals.joblib.parallel "
     "externals.joblib.Memory externals.joblib.memory externals.joblib.externals externals.joblib.numpy_pickle.load* "
     "_build_utils __check_build tests conftest show_versions "
     "utils._testing utils.estimator_checks utils._show_versions utils.parallel utils._joblib "
     "utils.validation.check_memory utils.discovery callback._transport",
     "xgboost": "dask spark tracker collective federated testing libpath _typing.C*tr _data_utils.C*tr core.C*tr",
-    "lightgbm": "dask libpath basic._*Handle",
+    "lightgbm": "dask libpath basic._*Handle DaskLGBM*",
     "catboost": "datasets widget eval utils dev_utils",
     "torch": "load save from_file hub jit package distributed multiprocessing _dynamo _inductor fx export onnx "
     "compiler library ops classes _ops _classes _C serialization.load* serialization._load* serialization._legacy* "
@@ -185,7 +185,8 @@ REEXPORTED = (
     "partial partialmethod Thread ThreadPoolExecutor ProcessPoolExecutor Process Pool Client Listener Connection "
     "NamedTemporaryFile TemporaryFile TemporaryDirectory SpooledTemporaryFile TestCase PyCapsule_GetPointer "
     "PyCapsule_GetName CFUNCTYPE PYFUNCTYPE POINTER pointer cast FileHandler RotatingFileHandler "
-    "TimedRotatingFileHandler WatchedFileHandler SocketHandler DatagramHandler SysLogHandler HTTPHandler SMTPHandler"
+    "TimedRotatingFileHandler WatchedFileHandler SocketHandler DatagramHandler SysLogHandler HTTPHandler SMTPHandler "
+    "Parallel delayed RabitTracker LowLevelCallable"
 )
 
 # The libraries whose classes rebuild fitted models: a class (a capitalised name) of these

@@ -45,5 +45,10 @@ REVIEWED = {
     "torch.utils.data.sampler": "Sampler, RandomSampler (store their data source)",
     "torch.utils.data.distributed": "DistributedSampler (asks an initialised process group for its size)",
     "torch.optim.lr_scheduler": "LRScheduler (the base class)",
+    "pandas.io.formats.info": "DataFrameInfo, SeriesInfo (describe a frame)",
+    "pandas.io.formats.format": "DataFrameFormatter, DataFrameRenderer (format text)",
+    "pandas.io.formats.printing": "PrettyDict (a dict)",
+    "transformers.utils.hub": "PushToHubMixin (a base class: pushing is a method, never called by loading)",
+    "transformers.integrations.heterogeneity.configuration_utils": "HeterogeneousConfigMixin (a config base class)",
     "logging": "StreamHandler (writes to the stream it is given, when a record is logged)",
 }

@@ -101,6 +101,12 @@ def test_what_the_class_rule_passes_in_torch_and_transformers_is_theirs_or_revie
         for module, name, origin in passed
         if origin.split(".")[0] not in HEAVY_ROOTS and origin not in REVIEWED
     }
+    dangerous_where_defined = {
+        f"{module}.{name} (from {origin})"
+        for module, name, origin in passed
+        if is_dangerous(origin, name) and origin not in REVIEWED
+    }
 
     assert len(found) > 100
     assert foreign == set()
+    assert dangerous_where_defined == set()

@@ -85,3 +85,19 @@ def test_what_passes_by_default_is_defined_in_the_ml_libraries(light_models: dic
 
     assert len(passed) > 1000
     assert foreign == set()
+
+
+def test_what_passes_by_default_is_not_a_dangerous_object_under_another_name(light_models: dict[str, Any]) -> None:
+    """`sklearn.pipeline.Parallel` is joblib's process pool, `xgboost.RabitTracker` a network tracker."""
+    passed_but_dangerous_where_defined = {
+        f"{module}.{name} (from {origin})"
+        for module, name, is_callable, origin in light_models["inventory"]["names"]
+        if is_callable
+        and origin
+        and rebuilds_ml_objects(module, name)
+        and not is_dangerous(module, name)
+        and is_dangerous(origin, name)
+        and origin not in REVIEWED
+    }
+
+    assert passed_but_dangerous_where_defined == set()
