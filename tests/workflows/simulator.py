@@ -22,7 +22,12 @@ What the runner does that matters for a wrong workflow, and that this simulator 
 - Job outputs that hold a secret's value are dropped, as the runner does ("Outputs containing secrets
   are redacted on the runner and not sent to GitHub Actions", workflow syntax, jobs.<job_id>.outputs;
   the runner logs "Skip output ... since it may contain secret").
-- actions/checkout copies the repository, setup-python puts this interpreter first on PATH,
+- The reusable workflows run our action from their own commit: actions/checkout with
+  `repository: job.workflow_repository`, `ref: job.workflow_sha` and a `path` puts this
+  repository's action.yml there ("job.workflow_repository: the owner/repo of the repository
+  containing the workflow file that defines the current job"; "job.workflow_sha: the commit SHA of
+  the workflow file", GitHub's job context), and `uses: ./<path>` runs it only if it is there.
+- actions/checkout without `repository` empties the workspace and copies the user's repository, setup-python puts this interpreter first on PATH,
   upload-artifact/download-artifact keep files between jobs with upload-artifact's rule that paths
   are stored relative to the least common ancestor of the search paths.
 Any other `uses:` raises, so a new action in a workflow needs a decision here.
@@ -50,6 +55,9 @@ from tests.workflows.expressions import condition, interpolate, to_string
 
 ROOT = Path(__file__).resolve().parents[2]
 OUR_ACTION = re.compile(r"^[\w.-]+/ml-artifactory-action@\S+$")
+LOCAL_ACTION = re.compile(r"^\./(?P<path>[\w.-]+)$")
+ACTION_REPOSITORY = "acme/ml-artifactory-action"
+ACTION_SHA = "9c1d5a0f6e2b7c3d4e5f60718293a4b5c6d7e8f9"  # the commit the called workflow file is at
 OUR_WORKFLOW = re.compile(r"^[\w.-]+/ml-artifactory-action/\.github/workflows/(?P<file>[\w.-]+\.ya?ml)@\S+$")
 CHECKOUT, SETUP_PYTHON = "actions/checkout@", "actions/setup-python@"
 UPLOAD_ARTIFACT, DOWNLOAD_ARTIFACT = "actions/upload-artifact@", "actions/download-artifact@"
@@ -213,7 +221,8 @@ class WorkflowSimulator:
         done: Mapping[str, JobRecord],
     ) -> JobRecord:
         needs = {n: {"result": done[n].result, "outputs": done[n].outputs} for n in _needs(job)}
-        ctx = contexts | {"github": self.github, "needs": needs, "env": {}, "steps": {}}
+        job_context = {"workflow_repository": ACTION_REPOSITORY, "workflow_sha": ACTION_SHA}
+        ctx = contexts | {"github": self.github, "needs": needs, "env": {}, "steps": {}, "job": job_context}
         if any(done[n].result != "success" for n in _needs(job)) or not condition(job.get("if"), ctx):
             return JobRecord(name, "skipped")
         if "uses" in job:
@@ -289,10 +298,13 @@ class WorkflowSimulator:
         uses = str(step.get("uses", ""))
         if "run" in step:
             return self._run_script(name, str(step["run"]), env | self._id_token_env(permissions))
-        if OUR_ACTION.match(uses):
+        local = LOCAL_ACTION.match(uses)
+        if local and not (self.harness.workspace / local["path"] / "action.yml").is_file():
+            raise WorkflowError(f"step {name!r}: no action.yml at {uses} (check the action out there first)")
+        if OUR_ACTION.match(uses) or local:
             return self._run_action(name, with_, env, permissions)
         if uses.startswith(CHECKOUT):
-            shutil.copytree(self.repository, self.harness.workspace, dirs_exist_ok=True)
+            self._checkout(name, with_)
         elif uses.startswith(SETUP_PYTHON):
             if not with_.get("python-version"):
                 raise WorkflowError(f"step {name!r}: setup-python without a python-version")
@@ -303,6 +315,19 @@ class WorkflowSimulator:
         else:
             raise WorkflowError(f"step {name!r}: the simulator does not know {uses!r}")
         return StepRecord(name, uses.partition("@")[0], with_, env), {}, True
+
+    def _checkout(self, name: str, with_: Mapping[str, str]) -> None:
+        if not with_.get("repository"):
+            self._reset_workspace()
+            shutil.copytree(self.repository, self.harness.workspace, dirs_exist_ok=True)
+            return
+        if (with_["repository"], with_.get("ref")) != (ACTION_REPOSITORY, ACTION_SHA) or not with_.get("path"):
+            raise WorkflowError(
+                f"step {name!r}: checks out {with_['repository']}@{with_.get('ref')} instead of the action"
+            )
+        target = self.harness.workspace / with_["path"]
+        target.mkdir(parents=True)
+        shutil.copy2(ROOT / "action.yml", target / "action.yml")
 
     def _files(self) -> dict[str, Path]:
         self.steps_run += 1

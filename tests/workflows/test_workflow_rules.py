@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from tests.workflows.declarations import check_permissions, load
-from tests.workflows.simulator import OUR_ACTION, OUR_WORKFLOW, ROOT
+from tests.workflows.expressions import ExpressionError, condition
+from tests.workflows.simulator import LOCAL_ACTION, OUR_ACTION, OUR_WORKFLOW, ROOT
 
 REUSABLE = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 TEMPLATES = sorted((ROOT / "workflows").glob("*.yml"))
@@ -80,7 +81,8 @@ def test_checkouts_do_not_leave_the_token_in_the_workspace(path: Path) -> None:
 
 @pytest.mark.parametrize("path", ALL, ids=ids(ALL))
 def test_every_input_given_to_our_action_is_an_input_of_action_yml(path: Path) -> None:
-    steps = [(job, s) for job, s in steps_of(load(path)) if OUR_ACTION.match(str(s.get("uses", "")))]
+    ours = [(job, s) for job, s in steps_of(load(path)) if OUR_ACTION.match(str(s.get("uses", "")))]
+    steps = ours + [(job, s) for job, s in steps_of(load(path)) if LOCAL_ACTION.match(str(s.get("uses", "")))]
     for job, step in steps:
         assert set(step.get("with") or {}) <= ACTION_INPUTS, f"{job}: {set(step['with']) - ACTION_INPUTS}"
         assert "stages" in step["with"], f"{job}: say which stages run"
@@ -113,12 +115,22 @@ def test_code_from_a_pull_request_never_runs_where_an_id_token_or_a_secret_is_av
     spec = load(path)
     if not any(event in (spec["on"] or {}) for event in PR_EVENTS):
         return
+    on_a_pull_request = {"github": {"event_name": "pull_request", "ref": "refs/pull/1/merge"}, "inputs": {}}
     for name, job in spec["jobs"].items():
+        if not _may_run(job.get("if"), on_a_pull_request):
+            continue
         runs_code = any("run" in step for step in job.get("steps", []))
         checks_out = any(str(s.get("uses", "")).startswith("actions/checkout@") for s in job.get("steps", []))
         if runs_code or checks_out:
             assert (job.get("permissions") or {}).get("id-token") != "write", f"{name}: runs PR code with an ID token"
             assert "secrets." not in str(job), f"{name}: runs PR code with secrets"
+
+
+def _may_run(if_: Any, contexts: dict[str, Any]) -> bool:
+    try:
+        return condition(if_, contexts)
+    except ExpressionError:  # it reads contexts a pull request run would fill: it may run
+        return True
 
 
 @pytest.mark.parametrize("path", TEMPLATES, ids=ids(TEMPLATES))
@@ -162,6 +174,24 @@ def test_promotions_share_one_concurrency_group_per_build_name_and_rollbacks_hav
         group = ROLLBACK_GROUP if key == ("rollback.yml", "rollback") else PROMOTION_GROUP
         assert job["concurrency"]["group"].startswith(group), key
         assert job["concurrency"]["cancel-in-progress"] is False, key
+
+
+@pytest.mark.parametrize("path", REUSABLE, ids=ids(REUSABLE))
+def test_reusable_workflows_run_the_action_of_their_own_commit(path: Path) -> None:
+    """Never `owner/repo@main`: ml-pipeline.yml@v1.2.3 must run action.yml of v1.2.3, with no rewrite at release."""
+    for name, job in load(path)["jobs"].items():
+        steps = job.get("steps", [])
+        ours = [i for i, s in enumerate(steps) if LOCAL_ACTION.match(str(s.get("uses", "")))]
+        assert not [s for s in steps if OUR_ACTION.match(str(s.get("uses", "")))], name
+        if not ours:
+            continue
+        checkouts = [i for i, s in enumerate(steps) if (s.get("with") or {}).get("path") == ".ml-artifactory-action"]
+        assert len(checkouts) == 1, name
+        assert checkouts[0] < ours[0], name
+        with_ = steps[checkouts[0]]["with"]
+        assert (with_["repository"], with_["ref"]) == ("${{ job.workflow_repository }}", "${{ job.workflow_sha }}")
+        later = [s for s in steps[checkouts[0] :] if str(s.get("uses", "")).startswith("actions/checkout@")]
+        assert len(later) == 1, f"{name}: a later checkout of the repository would delete the action"
 
 
 def test_the_pipeline_promotes_to_production_only_from_the_default_branch_in_an_environment() -> None:
