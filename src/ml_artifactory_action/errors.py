@@ -48,6 +48,13 @@ class ModelFilesError(ActionError):
     title = "Model files not usable"
 
 
+class TargetTakenError(ActionError):
+    """A target path holds other content than this run's (a model version is written once), or
+    another run wrote it while this one uploaded."""
+
+    title = "Target path holds other content"
+
+
 class UnsafeModelError(ActionError):
     """A model file runs code when loaded (pickle globals, Lambda layers); nothing was uploaded."""
 

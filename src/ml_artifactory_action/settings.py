@@ -233,6 +233,11 @@ class Settings(BaseModel):
     properties: Properties = _input(
         (), "Extra properties for every uploaded file: key=value pairs separated by ';' or new lines."
     )
+    overwrite: Bool = _input(
+        False,
+        "Replace files at the target path that hold other content. Without it a model version is written once: an upload that would replace other content stops before sending anything.",
+        action_default="false",
+    )
     max_workers: int = _input(
         4, "Files uploaded in parallel.", alias="max-workers", ge=1, le=MAX_WORKERS_LIMIT, action_default="4"
     )

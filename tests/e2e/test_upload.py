@@ -225,5 +225,8 @@ def test_a_server_failing_halfway_leaves_nothing_behind(
     ).raise_for_status()
     result = upload(action, **{"max-workers": "1"})
     assert_one_error(result, "Artifactory request failed", f"{model / 'tokenizer.json'}: uploading it: PUT ")
-    assert "Removed the 2 files this run had uploaded, so nothing is half-uploaded." in result.errors[0][1]
+    assert (
+        "Removed 2 files (fraud-model/7/config.json, fraud-model/7/model.safetensors) this run had created; every "
+        "other target path is as it was before the run."
+    ) in result.errors[0][1]
     assert stored_files(sandbox) == []

@@ -109,15 +109,15 @@ def race(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Race]:
         registry = Registry(sandbox)
         seed_shared_content(registry)
         registry.fault(method=DEPLOY[0], path=DEPLOY[1], delay=RACE_HOLD_S)
-        late, early = harnesses(sandbox, tmp_path, (1, 2))
+        first, second = harnesses(sandbox, tmp_path, (1, 2))
         inputs = pipeline_inputs(**{"model-version": "1.0.0", "build-number": "1.0.0"})
         with ThreadPoolExecutor(max_workers=1) as pool:
-            held = pool.submit(late.run, inputs, {})
+            held = pool.submit(first.run, inputs, {})
             wait_for_hit(registry)
-            winner = early.run(inputs)
+            refused = second.run(inputs)
             assert not held.done(), f"run B took longer than the {RACE_HOLD_S} s hold: raise RACE_HOLD_S"
-            loser = held.result()
-        yield Race(winner, loser, registry)
+            winner = held.result()
+        yield Race(winner, refused, registry)
 
 
 def wait_for_hit(registry: Registry) -> None:
@@ -129,22 +129,20 @@ def wait_for_hit(registry: Registry) -> None:
 
 @pytest.mark.slow
 def test_two_models_racing_for_one_build_number_give_a_clear_loser_and_a_consistent_production(race: Race) -> None:
+    """A wrote first (its config.json landed, its weights are held): B finds the path taken and sends
+    nothing, instead of overwriting A's files under A's feet."""
     assert race.winner.returncode == 0, race.winner.log
     title, message = one_error(race.loser)
-    assert title == "Build files missing on the server"
-    assert "model.safetensors" not in message  # A's own weights are there; B's config.json is not A's
-    assert "fraud-model/1.0.0/config.json holds sha256" in message
-    winner = {name: sha256(content) for name, content in model_files(2).items()}
+    assert title == "Target path holds other content"
+    assert message.startswith(
+        "1 of 3 target paths already hold other content, so nothing was uploaded: fraud-model/1.0.0/config.json. "
+    )
+    winner = {name: sha256(content) for name, content in model_files(1).items()}
     assert race.registry.files(PROD, "fraud-model/1.0.0") == winner
     assert registry_build_files(race.registry) == winner
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="the loser's late upload overwrites the winner's weights in staging: Artifactory has no conditional "
-    "PUT, and the loser cannot know what the winner's file held (production is not affected)",
-)
 def test_two_models_racing_for_one_build_number_leave_the_winners_files_in_staging(race: Race) -> None:
     check_consistent(race.registry, BUILD)
 
@@ -159,13 +157,15 @@ def registry_build_files(registry: Registry) -> dict[str, str]:
 def test_a_build_number_reused_for_other_weights_puts_the_new_weights_in_production(
     sandbox: SandboxHandle, registry: Registry, tmp_path: Path
 ) -> None:
-    """The same build number published again with other files (warned) and promoted: production must
-    hold what the build now lists, not the first run's files under the same paths."""
+    """The same build number published again with other files (asked for with overwrite, warned) and
+    promoted: production must hold what the build now lists, not the first run's files under the same paths."""
     first, second = harnesses(sandbox, tmp_path, (1, 2))
     inputs = pipeline_inputs(**{"model-version": "1.0.0", "build-number": "1.0.0"})
 
     assert first.run(inputs).returncode == 0
-    again = second.run(inputs)
+    refused = second.run(pipeline_inputs("upload", **{"model-version": "1.0.0"}))
+    assert one_error(refused)[0] == "Target path holds other content"  # a model version is written once...
+    again = second.run(inputs | {"overwrite": "true"})  # ...unless the user asks
 
     assert again.returncode == 0, again.log
     assert ("warning", "Build number reused") in [(level, title) for level, title, _ in again.annotations]

@@ -7,7 +7,9 @@ import io
 import json
 import os
 import pickle
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from ml_artifactory_action.errors import (
     AuthenticationError,
     ConfigError,
     ModelFilesError,
+    TargetTakenError,
     UnsafeModelError,
 )
 from ml_artifactory_action.inputs import load_settings, secret_values
@@ -36,6 +39,8 @@ from ml_artifactory_action.stages.upload import UploadResult
 REPO = "ml-models-staging-local"
 FOLDER = "fraud-model/7"
 SHA = "3f786850e387550fdab836ed7e6dc881de23001b"
+HOLD_S = 1.5  # a held PUT: time enough for "another run" to write meanwhile
+THEIRS = b'{"theirs": 1}'
 
 
 class Exploit:
@@ -78,6 +83,9 @@ class Server:
 
     def fault(self, **spec: Any) -> None:
         self.http.post(f"{self.handle.url}/_sandbox/faults", json=spec).raise_for_status()
+
+    def faults(self) -> list[dict[str, Any]]:
+        return list(self.http.get(f"{self.handle.url}/_sandbox/faults").json())
 
 
 class Stage_:
@@ -376,13 +384,85 @@ def test_a_file_of_a_known_size_but_new_content_is_hashed_then_sent(
     assert server.bytes_received() == len(model["model.safetensors"])
 
 
-def test_a_file_replaced_at_the_target_is_overwritten(
-    stage: Stage_, server: Server, workspace: Path, model: dict[str, bytes]
+def test_a_target_holding_other_content_stops_the_upload_before_a_byte_is_sent(
+    stage: Stage_, server: Server, model: dict[str, bytes]
 ) -> None:
     server.put(f"{FOLDER}/config.json", b'{"old": true}')
-    result = stage.run()
+    server.forget_requests()
+
+    with pytest.raises(TargetTakenError) as caught:
+        stage.run()
+
+    assert caught.value.message == (
+        f"1 of 3 target paths already hold other content, so nothing was uploaded: {FOLDER}/config.json"
+    )
+    assert caught.value.fix.startswith("A model version is written once: give a new model-version")
+    assert server.files() == [f"{FOLDER}/config.json"]
+    assert server.get(f"{FOLDER}/config.json") == b'{"old": true}'
+    assert [r["method"] for r in server.requests() if r["method"] in ("PUT", "DELETE")] == []
+
+
+def test_with_overwrite_a_target_holding_other_content_is_replaced(
+    stage: Stage_, server: Server, model: dict[str, bytes]
+) -> None:
+    server.put(f"{FOLDER}/config.json", b'{"old": true}')
+    result = stage.run(overwrite="true")
     assert server.get(f"{FOLDER}/config.json") == model["config.json"]
     assert not any(a.already_present for a in result.artifacts)
+    assert f"overwrite is set: replacing 1 files that hold other content: {FOLDER}/config.json" in stage.log.getvalue()
+
+
+def held_at_the_weights(
+    stage: Stage_, server: Server, meanwhile: Callable[[], None], **inputs: str
+) -> TargetTakenError:
+    """Run the upload with its weights' PUT held on the server; `meanwhile` is another run's write."""
+    server.fault(method="PUT", path=r"model\.safetensors$", delay=HOLD_S)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        running = pool.submit(stage.run, **{"max-workers": "1", **inputs})
+        deadline = time.monotonic() + HOLD_S
+        while not any(f["hits"] for f in server.faults()):
+            assert time.monotonic() < deadline, "the weights never reached the server"
+            time.sleep(0.02)
+        meanwhile()
+        with pytest.raises(TargetTakenError) as caught:
+            running.result()
+    return caught.value
+
+
+def test_a_path_another_run_writes_before_ours_is_deployed_is_not_replaced(
+    stage: Stage_, server: Server, model: dict[str, bytes]
+) -> None:
+    theirs = f"{FOLDER}/tokenizer/tokenizer.json"
+
+    error = held_at_the_weights(stage, server, lambda: server.put(theirs, THEIRS))
+
+    assert error.message.startswith(
+        f"{stage.workspace / 'model' / 'tokenizer' / 'tokenizer.json'}: {REPO}/{theirs} was written by another run "
+        f"while this one uploaded (it now holds sha256 {digest('sha256', THEIRS)}); this run did not replace it. "
+    )
+    assert error.message.endswith(
+        f"Removed 2 files ({FOLDER}/config.json, {FOLDER}/model.safetensors) this run had created; {theirs} holds "
+        "content this run did not store (another run's, or an upload cut short) and was left alone; every other "
+        "target path is as it was before the run."
+    )
+    assert server.files() == [theirs]
+
+
+def test_a_path_another_run_writes_after_ours_makes_this_run_the_loser_and_keeps_theirs(
+    stage: Stage_, server: Server, model: dict[str, bytes]
+) -> None:
+    theirs = f"{FOLDER}/config.json"
+
+    error = held_at_the_weights(stage, server, lambda: server.put(theirs, THEIRS))
+
+    assert error.message == (
+        f"{theirs} was replaced by another run after this one uploaded them. Removed 2 files "
+        f"({FOLDER}/model.safetensors, {FOLDER}/tokenizer/tokenizer.json) this run had created; {theirs} holds "
+        "content this run did not store (another run's, or an upload cut short) and was left alone; every other "
+        "target path is as it was before the run."
+    )
+    assert server.files() == [theirs]
+    assert server.get(theirs) == THEIRS
 
 
 # Dry run -------------------------------------------------------------------------------------
@@ -466,18 +546,37 @@ def test_missing_files_are_refused_before_connecting(stage: Stage_, server: Serv
 
 
 # Failures halfway: nothing half-uploaded ----------------------------------------------------
-def test_a_failing_file_removes_what_this_run_uploaded(
+def test_a_failing_file_removes_what_this_run_created_and_says_what_is_left(
     stage: Stage_, server: Server, workspace: Path, model: dict[str, bytes]
 ) -> None:
-    server.put(f"{FOLDER}/config.json", b"there before")
+    server.put(f"{FOLDER}/config.json", model["config.json"])
     server.fault(method="PUT", path="tokenizer\\.json$", status=500, count=100)
     with pytest.raises(ArtifactoryError) as caught:
         stage.run(**{"max-workers": "1"})
     message = caught.value.message
     assert message.startswith(f"{workspace / 'model' / 'tokenizer' / 'tokenizer.json'}: ")
     assert "answered 500" in message
-    assert message.endswith("Removed the 1 files this run had uploaded, so nothing is half-uploaded.")
-    assert server.files() == [f"{FOLDER}/config.json"]  # there before the run: left alone
+    assert message.endswith(
+        f"Removed {FOLDER}/model.safetensors this run had created; {FOLDER}/config.json already held this content "
+        "and keeps it; the files this run deployed carry its properties; every other target path is as it was "
+        "before the run."
+    )
+    assert server.files() == [f"{FOLDER}/config.json"]
+
+
+def test_a_failure_after_overwriting_says_the_replaced_file_keeps_the_new_content(
+    stage: Stage_, server: Server, model: dict[str, bytes]
+) -> None:
+    server.put(f"{FOLDER}/config.json", b'{"old": true}')
+    server.fault(method="PUT", path="tokenizer\\.json$", status=500, count=100)
+    with pytest.raises(ArtifactoryError) as caught:
+        stage.run(overwrite="true", **{"max-workers": "1"})
+    assert caught.value.message.endswith(
+        f"Removed {FOLDER}/model.safetensors this run had created; {FOLDER}/config.json replaced by this run "
+        "(overwrite) keeps its content: what was there before is not restored; the files this run deployed carry "
+        "its properties; every other target path is as it was before the run."
+    )
+    assert server.get(f"{FOLDER}/config.json") == model["config.json"]
 
 
 def test_a_failing_file_among_parallel_workers_leaves_nothing(stage: Stage_, server: Server, workspace: Path) -> None:

@@ -49,6 +49,17 @@ class Deployed:
         )
 
 
+def stored_sha256(client: ArtifactoryClient, repo: str, path: str) -> str | None:
+    """The sha256 of the file at repo/path now, or None when there is none (storage API)."""
+    response = client.request(
+        "GET", f"api/storage/{item_path(repo, path)}", expect=(404,), action=f"checking what {repo}/{path} holds"
+    )
+    if response.status_code == 404:
+        return None
+    checksums = response.json().get("checksums") or {}
+    return str(checksums.get("sha256") or "") if isinstance(checksums, dict) else ""
+
+
 def deploy_by_checksum(
     client: ArtifactoryClient, repo: str, path: str, *, sha256: str, size: int, props: Properties
 ) -> Deployed | None:

@@ -34,6 +34,7 @@ from ml_artifactory_action.stages.upload_result import (
     set_outputs,
     unsafe_globals_properties,
 )
+from ml_artifactory_action.stages.upload_targets import check_targets
 from ml_artifactory_action.stages.uploader import SMALL_FILE, Uploader, learn_what_server_holds, plan_file
 
 __all__ = ["SMALL_FILE", "UploadResult", "UploadedArtifact", "check_safety", "run", "set_outputs", "upload_properties"]
@@ -61,7 +62,10 @@ def run(ctx: StageContext) -> UploadResult:
         else:
             plans = [plan_file(f, single or target_of(folder, f), cache) for f in files]
             learn_what_server_holds(client, settings.repo, plans)
-            uploader = Uploader(client, settings.repo, props, cache, runner, unsafe_globals_properties(unsafe))
+            uploader = Uploader(
+                client, settings.repo, props, cache, runner, unsafe_globals_properties(unsafe), settings.overwrite
+            )
+            check_targets(plans, overwrite=settings.overwrite, hash_file=uploader.hash, runner=runner)
             artifacts = (
                 uploader.dry_run(plans) if settings.dry_run else uploader.deploy_all(plans, settings.max_workers)
             )

@@ -2,7 +2,8 @@
 
 A file whose size nobody on the server has cannot be there: it is streamed while it is hashed. Any
 other file is hashed first (or its checksum taken from the local cache) and deployed by checksum,
-sending no bytes when the server has it. If any file fails, what this run created is deleted again.
+sending no bytes when the server has it. What the target paths may hold, and what a failed upload
+leaves there, is `upload_targets`'s.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ml_artifactory_action.model.checksums import sha256_file
 from ml_artifactory_action.model.files import ModelFile
 from ml_artifactory_action.model.hash_cache import FileKey, HashCache
 from ml_artifactory_action.runner import Progress, Runner, human_size
+from ml_artifactory_action.stages import upload_targets as targets
 from ml_artifactory_action.stages.upload_result import UploadedArtifact, dry_verb
 
 # Smaller files are hashed before asking the server: cheaper than a size lookup, and exact.
@@ -47,6 +49,18 @@ class FilePlan:
     @property
     def on_server(self) -> bool:
         return self.sha256 is not None and self.sha256 in self.server_sha256s
+
+    @property
+    def held_before(self) -> str | None:
+        """The sha256 the target path held before the run; None when it held nothing."""
+        return self.at_target.sha256 if self.at_target is not None else None
+
+    @property
+    def replaces_other_content(self) -> bool:
+        target = self.at_target
+        if target is None:
+            return False
+        return target.size != self.file.size or (self.sha256 is not None and target.sha256 != self.sha256)
 
 
 # Planning ------------------------------------------------------------------------------------
@@ -85,6 +99,7 @@ class Uploader:
     cache: HashCache
     runner: Runner
     file_props: Mapping[str, Properties] = field(default_factory=dict)  # by local path
+    overwrite: bool = False
 
     def props_of(self, plan: FilePlan) -> Properties:
         return merge(self.props, self.file_props.get(str(plan.file.local), ()))
@@ -94,14 +109,16 @@ class Uploader:
         done: list[UploadedArtifact] = []
         try:
             deploy.deploy_each(self.deploy_one, plans, workers=workers, done=done, name=lambda p: str(p.file.local))
+            targets.confirm_stored(self.client, self.repo, {a.path: a.sha256 for a in done})
         except BaseException as error:
-            cleanup = self.remove_created(plans, done)
+            cleanup = self.clean_up(plans, done)
             if isinstance(error, ActionError):
                 deploy.reword(error, f"{error.message.rstrip('.')}. {cleanup}.")
             raise
         return sorted(done, key=lambda a: a.path)
 
     def deploy_one(self, plan: FilePlan) -> UploadedArtifact:
+        self.confirm_target(plan)
         if plan.sha256 is None and plan.may_be_on_server:
             plan.sha256 = self.hash(plan)
         if plan.on_server and plan.sha256 is not None:
@@ -139,21 +156,30 @@ class Uploader:
         self.runner.info(f"Uploaded {plan.path} ({human_size(plan.file.size)}, sha256 {sha256[:12]})")
         return answer, sha256
 
-    def remove_created(self, plans: list[FilePlan], done: list[UploadedArtifact]) -> str:
-        """Delete what this run created (not what the target held before); say what happened."""
-        before = {p.path for p in plans if p.at_target is not None}
-        created = [a for a in done if a.path not in before]
-        failed = []
-        for artifact in created:
+    def confirm_target(self, plan: FilePlan) -> None:
+        """Just before deploying: the path still holds what it held when planned (or our content)."""
+        now = deploy.stored_sha256(self.client, self.repo, plan.path)
+        if self.overwrite or now == plan.held_before or (now is not None and now == plan.sha256):
+            return
+        raise targets.taken_meanwhile(self.repo, plan.path, now)
+
+    def clean_up(self, plans: list[FilePlan], done: list[UploadedArtifact]) -> str:
+        """Delete the files this run created that still hold its content; say what the server holds."""
+        ours = {a.path: a.sha256 for a in done}
+        try:
+            now = targets.holding(self.client, self.repo, [p.path for p in plans])
+        except ArtifactoryError:
+            now = dict(ours)  # the server cannot be read: take its own answers as the truth
+        outcome = targets.Cleanup()
+        for plan in plans:
+            outcome.sort(plan.path, plan.held_before, ours.get(plan.path), now.get(plan.path))
+        for path in outcome.created:
             try:
-                storage.delete_item(self.client, artifact.repo, artifact.path)
+                storage.delete_item(self.client, self.repo, path)
+                outcome.removed.append(path)
             except ArtifactoryError:
-                failed.append(f"{artifact.repo}/{artifact.path}")
-        if failed:
-            return f"Could not remove the files this run had uploaded: {', '.join(failed)}; delete them by hand"
-        if created:
-            return f"Removed the {len(created)} files this run had uploaded, so nothing is half-uploaded"
-        return "Nothing of this run was left on the server"
+                outcome.failed.append(f"{self.repo}/{path}")
+        return outcome.describe()
 
     def dry_run(self, plans: list[FilePlan]) -> list[UploadedArtifact]:
         """What a real run would do, file by file; nothing is sent or changed."""
