@@ -104,21 +104,16 @@ def checkout(tmp_path: Path) -> Path:
 
 
 def clone(tmp_path: Path, name: str) -> Path:
-    """What actions/checkout leaves: the source commit, origin set, our venv and a make that is done."""
+    """What actions/checkout leaves (the source commit, origin set, no tags), with our venv in place."""
     git(tmp_path, "clone", "-q", "--no-tags", str(tmp_path / "origin.git"), name)
     runner = tmp_path / name
     (runner / ".venv").symlink_to(ROOT / ".venv")
-    fake_bin = tmp_path / "bin"
-    fake_bin.mkdir(exist_ok=True)
-    (fake_bin / "make").write_text("#!/bin/sh\nexit 0\n")  # make install: the venv is there already
-    (fake_bin / "make").chmod(0o755)
     return runner
 
 
 def release(runner: Path) -> list[subprocess.CompletedProcess[str]]:
-    path = f"{runner.parent / 'bin'}{os.pathsep}{os.environ['PATH']}"
-    first, _ = run_step(RELEASE, POINT, runner, {"REFERENCE": DIGEST, "PATH": path})
-    second, _ = run_step(RELEASE, COMMIT, runner, TAGS | {"PATH": path})
+    first, _ = run_step(RELEASE, POINT, runner, {"REFERENCE": DIGEST})
+    second, _ = run_step(RELEASE, COMMIT, runner, TAGS)
     return [first, second]
 
 
