@@ -76,7 +76,9 @@ def test_every_import_the_unpickler_makes_is_seen(value: object, protocol: int) 
 
 @settings(max_examples=80, deadline=None)
 @given(values, st.integers(min_value=0, max_value=5))
-def test_past_the_memory_caps_an_import_is_seen_or_reported_hidden(value: object, protocol: int) -> None:
+def test_past_the_memory_caps_an_import_is_seen_reported_hidden_or_the_walk_refused(
+    value: object, protocol: int
+) -> None:
     data = pickle.dumps(value, protocol)
 
     with pytest.MonkeyPatch.context() as caps:
@@ -88,7 +90,8 @@ def test_past_the_memory_caps_an_import_is_seen_or_reported_hidden(value: object
     seen = {ref.dotted for ref in walk.globals}
 
     missed = _imports(data) - seen
-    assert not missed or any("?" in (ref.module, ref.name) for ref in walk.globals), missed
+    hidden = any("?" in (ref.module, ref.name) for ref in walk.globals)
+    assert not missed or hidden or walk.limit, missed  # a limit reached is refused as unreadable
 
 
 def test_a_long_run_of_literals_does_not_hide_the_import_after_it() -> None:
@@ -138,3 +141,13 @@ def test_past_the_kept_budget_the_model_goes_lean_and_still_sees_imports(monkeyp
     assert [ref.dotted for ref in walk.globals] == ["posix.system"]
     long_strings = [kept for kept in walk.vm.memo.values() if isinstance(kept, str) and len(kept) > pickle_vm.SHORT]
     assert 0 < sum(map(len, long_strings)) <= 100_000  # kept while the budget lasted, not after
+
+
+def test_distinct_imports_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pickle_vm, "MAX_GLOBALS", 50)
+    data = b"\x80\x02" + b"".join(f"cmod{i}\nname\n0".encode() for i in range(60)) + b"N."
+
+    walk = walk_stream(ByteReader(io.BytesIO(data)))
+
+    assert walk.limit is not None
+    assert "it imports more than 50 distinct names, or 16 MiB of them (the scanner's MAX_GLOBALS limit;" in walk.limit

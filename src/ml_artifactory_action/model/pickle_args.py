@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from .byte_reader import ByteReader
 from .limits import MAX_KEPT_LITERAL
 
+MAX_NAME = 4096  # a module path or qualified name longer than this is no importable name
+
 
 class PickleSyntaxError(Exception):
     """The bytes are not a pickle opcode stream any unpickler would go on reading."""
@@ -122,7 +124,8 @@ def _float8(reader: ByteReader) -> object:
 
 
 def _global_pair(reader: ByteReader) -> object:
-    module, name = reader.readline(MAX_KEPT_LITERAL), reader.readline(MAX_KEPT_LITERAL)
+    """GLOBAL's and INST's module and name lines; one longer than any importable name hides it (`?`)."""
+    module, name = reader.readline(MAX_NAME), reader.readline(MAX_NAME)
     if module is None or name is None:
         return (Large(-1), Large(-1))
     return (lenient(_text, module), lenient(_text, name))

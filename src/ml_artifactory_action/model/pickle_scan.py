@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from .byte_reader import ByteReader
 from .findings import Finding, unreadable
+from .limits import LimitExceeded
 from .pickle_engine import is_denylisted
 from .pickle_policy import Allowlist, describe, hidden_import, severity
 from .pickle_walk import StreamWalk, walk_stream
@@ -38,26 +39,29 @@ def scan_pickles(reader: ByteReader, where: str, allowlist: Allowlist, *, second
     findings = _findings(first, where, allowlist, probe=secondary)
     if not _is_pickle(first, findings):
         return None
-    walks, more = _following(reader, first, where, allowlist, secondary)
-    return PickleScan(_format(first, walks), findings + more)
+    arrays, more = _following(reader, first, where, allowlist, secondary)
+    return PickleScan(_format(first, arrays), findings + more)
 
 
 def _following(
     reader: ByteReader, first: StreamWalk, where: str, allowlist: Allowlist, secondary: bool
-) -> tuple[list[StreamWalk], list[Finding]]:
+) -> tuple[bool, list[Finding]]:
+    """The pickles after the first, each walked and dropped (only its findings are kept);
+    whether any of them had joblib arrays."""
     legacy = first.complete and first.vm.result == TORCH_LEGACY_MAGIC
-    walks: list[StreamWalk] = [first]
+    count, arrays, last = 1, bool(first.arrays), first
     findings: list[Finding] = []
-    while walks[-1].complete and not reader.at_eof() and (not legacy or len(walks) < TORCH_LEGACY_PICKLES):
-        if len(walks) >= MAX_STREAMS:
-            return walks, [*findings, unreadable(where, f"more than {MAX_STREAMS:,} pickles one after another")]
-        walk = walk_stream(reader)
-        more = _findings(walk, where, allowlist, probe=secondary)
-        if not legacy and not _is_pickle(walk, more):
+    while last.complete and not reader.at_eof() and (not legacy or count < TORCH_LEGACY_PICKLES):
+        if count >= MAX_STREAMS:
+            limit = LimitExceeded(f"it holds more than {MAX_STREAMS:,} pickles one after another", "MAX_STREAMS")
+            return arrays, [*findings, unreadable(where, str(limit))]
+        last = walk_stream(reader)
+        more = _findings(last, where, allowlist, probe=secondary)
+        if not legacy and not _is_pickle(last, more):
             break  # trailing bytes that no unpickler would act on
-        walks.append(walk)
+        count, arrays = count + 1, arrays or bool(last.arrays)
         findings += more
-    return walks, findings
+    return arrays, findings
 
 
 def _is_pickle(walk: StreamWalk, findings: list[Finding]) -> bool:
@@ -67,10 +71,10 @@ def _is_pickle(walk: StreamWalk, findings: list[Finding]) -> bool:
     return bool(walk.globals) and (walk.vm.calls > 0 or any(f.severity == "dangerous" for f in findings))
 
 
-def _format(first: StreamWalk, walks: list[StreamWalk]) -> str:
+def _format(first: StreamWalk, arrays: bool) -> str:
     if first.complete and first.vm.result == TORCH_LEGACY_MAGIC:
         return "pytorch-legacy"
-    return "joblib" if any(walk.arrays for walk in walks) else "pickle"
+    return "joblib" if arrays else "pickle"
 
 
 def _findings(walk: StreamWalk, where: str, allowlist: Allowlist, *, probe: bool = False) -> list[Finding]:

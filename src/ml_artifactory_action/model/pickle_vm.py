@@ -20,6 +20,8 @@ _NOT_A_NAME = (int, float, bytes, tuple, list, dict, type(None), type(NUMBER))
 # Memory bounds. The model counts what it does not keep, so its stack depth stays exact.
 MAX_STACK = 5_000_000  # values on the stack (a reference each: 40 MB at most)
 MAX_MARKS = 100_000  # MARKs open at once
+MAX_GLOBALS = 100_000  # distinct names imported by one pickle (a model imports tens to hundreds)
+MAX_NAME_BYTES = 16 * 1024**2  # their characters
 KEEP_ON_STACK = 100_000  # deeper than this, pushed literals are kept as NUMBER/UNKNOWN only
 MAX_MEMO = 100_000  # memo entries kept; a later GET of one not kept is UNKNOWN
 MAX_ITEMS = 1_024  # items kept per list or dict; the rest are counted by nothing: only names matter
@@ -67,6 +69,7 @@ class PickleVM:
         self.memo_len = 0  # the unpickler's len(memo), kept entries or not (the key MEMOIZE uses); -1: unknown
         self.result: object = UNKNOWN
         self.kept = 0  # estimated bytes built so far; past MAX_KEPT the model is lean
+        self.names_kept = 0  # characters of the distinct names imported (never dropped)
         self._ops: dict[str, Callable[[object], object]] = _dispatch(self)
 
     def step(self, name: str, arg: object) -> None:
@@ -137,7 +140,14 @@ class PickleVM:
 
     def import_global(self, module: object, name: object) -> GlobalRef:
         ref = GlobalRef(_name_or_unknown(module), _name_or_unknown(name))
-        self.globals[ref] = None
+        if ref not in self.globals:
+            self.names_kept += len(ref.module) + len(ref.name)
+            if len(self.globals) >= MAX_GLOBALS or self.names_kept > MAX_NAME_BYTES:
+                what = (
+                    f"it imports more than {MAX_GLOBALS:,} distinct names, or {MAX_NAME_BYTES // 1024**2} MiB of them"
+                )
+                raise LimitExceeded(what, "MAX_GLOBALS")
+            self.globals[ref] = None
         return ref
 
     def call(self, func: object, args: tuple[object, ...]) -> Instance:
