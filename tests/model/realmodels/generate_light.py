@@ -169,7 +169,16 @@ def _boosters() -> list[tuple[str, Any]]:
         ),
         ("CatBoostRegressor", catboost.CatBoostRegressor(iterations=5, verbose=0, allow_writing_files=False), y_reg),
     ]
-    return [(name, model.fit(x, y)) for name, model, y in models]
+    fitted = [(name, model.fit(x, y)) for name, model, y in models]
+    native = [
+        ("lightgbm-Booster", lightgbm.train({"verbose": -1}, lightgbm.Dataset(x, y_reg), num_boost_round=3)),
+        ("xgboost-Booster", xgboost.train({}, xgboost.DMatrix(x, y_reg), num_boost_round=3)),
+        (
+            "catboost-CatBoost",
+            catboost.CatBoost({"iterations": 3, "verbose": 0, "allow_writing_files": False}).fit(x, y_reg),
+        ),
+    ]
+    return fitted + native
 
 
 def _pipelines() -> list[tuple[str, Any]]:
