@@ -35,6 +35,7 @@ class Fired(BaseException):  # not an Exception: the loaders' own handlers must 
     """The canary appeared: no need to try other loaders on this file."""
 
 
+_STREAMING = (gzip.GzipFile, bz2.BZ2File, lzma.LZMAFile)
 _COMPRESSED = {b"\x1f\x8b": gzip.decompress, b"BZh": bz2.decompress, b"\xfd7zXZ\x00": lzma.decompress}
 
 
@@ -44,6 +45,8 @@ def load_everything(data: bytes, depth: int = 0) -> None:
         return
     _attempt(lambda: pickle.loads(data))  # noqa: S301  loading untrusted bytes is the point
     _attempt(lambda: _joblib_load(data))
+    for opener in _STREAMING:  # gzip.open(...) then pickle.load: runs what decodes before any damage
+        _attempt(lambda opener=opener: pickle.load(opener(io.BytesIO(data))))  # type: ignore[misc]  # noqa: S301
     for inner in _unpacked(data):
         load_everything(inner, depth + 1)
 
@@ -65,8 +68,7 @@ def _unpacked(data: bytes) -> Iterator[bytes]:
     for magic, decompress in _COMPRESSED.items():
         if data.startswith(magic):
             yield from _safely(lambda decompress=decompress: [decompress(data)])  # type: ignore[misc]
-    if data[:1] == b"\x5d":
-        yield from _safely(lambda: [lzma.decompress(data, format=lzma.FORMAT_ALONE)])
+    yield from _safely(lambda: [lzma.decompress(data)])  # .xz and .lzma, which has no magic
     yield from _safely(lambda: _zip_members(data))
     yield from _safely(lambda: _tar_members(data))
 

@@ -12,6 +12,7 @@ import gzip
 import importlib
 import io
 import json
+import lzma
 import os
 import pickle
 import pty
@@ -675,6 +676,7 @@ def v7_tar(members: dict[str, bytes]) -> bytes:
 
 def _bypass_samples() -> list[Sample]:
     lookalike = safetensors_lookalike()
+    evil_p2 = PROTO2 + system_call() + STOP
     return [
         Sample("70,000-character FLOAT line", _h(P0_AFTER_LONG_FLOAT), "os.system", "model.pkl"),
         Sample("INT line padded with spaces", _h(P0_AFTER_PADDED_INT), "os.system", "model.pkl"),
@@ -695,6 +697,14 @@ def _bypass_samples() -> list[Sample]:
         ),
         Sample("safetensors lookalike gzipped", _h(gzip.compress(lookalike)), "os.system", "m.safetensors.gz"),
         Sample(".keras with junk in front in a .tar.gz", keras_with_junk_in_tar_gz, "keras.layers.Lambda", "m.tar.gz"),
+        Sample(
+            ".lzma with a 4 KiB dictionary (no 5d 00 00 in front), as joblib.load reads it",
+            _h(
+                lzma.compress(evil_p2, format=lzma.FORMAT_ALONE, filters=[{"id": lzma.FILTER_LZMA1, "dict_size": 4096}])
+            ),
+            "os.system",
+            "model.joblib",
+        ),
         Sample(
             "pickle in a pre-POSIX tar",
             _h(v7_tar({"model.pkl": PROTO2 + system_call() + STOP})),

@@ -32,6 +32,7 @@ CODE_FREE: frozenset[Kind] = frozenset({"gguf", "safetensors", "onnx"})
 SNIFF_BYTES = 4096
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _TAR_MAGIC_AT = 257
+_LZMA_HEADER, _LZMA_PROPERTIES = 13, 9 * 5 * 5
 _TAR_BLOCK, _TAR_CHECKSUM = 512, 148
 # Magic numbers at offset 0. joblib picks its decompressor by these same prefixes.
 _MAGIC: tuple[tuple[bytes, Kind], ...] = (
@@ -71,6 +72,21 @@ def sniff(head: bytes) -> Kind:
         if head.startswith(magic):
             return kind
     return _sniff_structured(head) or _sniff_text(head)
+
+
+def lzma_alone_header(head: bytes) -> bool:
+    """Whether `head` passes the checks liblzma's automatic decoder makes on a .lzma header (the
+    format has no magic; `lzma.open` and `joblib.load` take it): properties, dictionary size,
+    uncompressed size and the range coder's first byte."""
+    if len(head) < _LZMA_HEADER + 1 or head[0] >= _LZMA_PROPERTIES or head[_LZMA_HEADER] != 0:
+        return False
+    dictionary = int.from_bytes(head[1:5], "little")
+    rounded = (dictionary - 1) & 0xFFFFFFFF
+    for shift in (2, 3, 4, 8, 16):
+        rounded |= rounded >> shift
+    rounded = (rounded + 1) & 0xFFFFFFFF  # 2^n and 2^n + 2^(n-1) round to themselves
+    size = int.from_bytes(head[5:_LZMA_HEADER], "little")
+    return dictionary in (rounded, 0xFFFFFFFF) and (size == 2**64 - 1 or size < 2**38)
 
 
 def hdf5_userblock_offsets(size: int) -> list[int]:

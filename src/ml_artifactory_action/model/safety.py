@@ -19,18 +19,31 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from ..errors import UnsafeModelError
 from .byte_reader import ByteReader, Truncated
 from .containers import Source, Unreadable, decompressed, spooled, tar_members, zip_members
 from .findings import Finding, ScanReport, unreadable
-from .formats import CODE_FREE, COMPRESSED, HDF5_SIGNATURE, SNIFF_BYTES, Kind, hdf5_userblock_offsets, sniff
+from .formats import (
+    CODE_FREE,
+    COMPRESSED,
+    HDF5_SIGNATURE,
+    SNIFF_BYTES,
+    Kind,
+    hdf5_userblock_offsets,
+    lzma_alone_header,
+    sniff,
+)
 from .hdf5_attrs import Hdf5Error, root_string_attributes
 from .keras_config import json_findings, text_findings
 from .limits import MAX_DEPTH, Budget, LimitExceeded
 from .npy import NpyError, read_header
 from .pickle_policy import Allowlist, refusal_advice
 from .pickle_scan import scan_pickles
+
+_BLOCK = 1024 * 1024
+_LZMA_STEP = 256  # lzma.open read by pickle.load loses up to 8 KiB before damage; this loses less
 
 __all__ = ["Finding", "ScanReport", "raise_if_unsafe", "scan_files", "scan_path"]
 
@@ -121,15 +134,30 @@ class _Scanner:
 
     def _scan_file(self, source: Source, where: str, depth: int) -> _Outcome:
         reader = ByteReader.for_file(source.stream)
-        kind = sniff(reader.peek(SNIFF_BYTES))
+        head = reader.peek(SNIFF_BYTES)
+        kind = sniff(head)
         try:
             outcome = self._by_kind(kind, reader, source, where, depth)
         except _UNREADABLE as exc:
             outcome = _Outcome(kind, [unreadable(where, _reason(exc))])
         if kind not in ("pickle", "text", "data"):
             outcome.findings += self._guarded(f"{where}, read as a pickle", lambda here: self._as_pickle(source, here))
+        if kind not in ("lzma", "xz") and lzma_alone_header(head):
+            outcome.findings += self._guarded(
+                f"{where}, read as .lzma", lambda here: self._as_lzma(source, here, depth)
+            )
         outcome.findings += self._polyglot(source, kind, where, depth)
         return outcome
+
+    def _as_lzma(self, source: Source, where: str, depth: int) -> list[Finding]:
+        """A .lzma stream has no magic: what decodes from bytes that pass its header checks is
+        scanned, up to the first byte that does not decode (where `lzma.open` would stop too)."""
+        source.stream.seek(0)
+        prefix = spooled(io.BufferedReader(_LzmaPrefix(source.stream)), self.budget)
+        try:
+            return self.scan(prefix, where, depth + 1).findings
+        finally:
+            prefix.stream.close()
 
     def _by_kind(self, kind: Kind, reader: ByteReader, source: Source, where: str, depth: int) -> _Outcome:
         if kind in ("pickle", "text", "data"):
@@ -244,6 +272,30 @@ class _Scanner:
 
     def _zip_file(self, source: Source, where: str, depth: int) -> list[Finding]:
         return self._zip(ByteReader.for_file(source.stream), source, where, depth).findings
+
+
+class _LzmaPrefix(io.RawIOBase):
+    """The bytes a .lzma decoder produces from `stream` before its end or its first error."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        super().__init__()
+        self._stream, self._decoder, self._done = stream, lzma.LZMADecompressor(lzma.FORMAT_ALONE), False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        while not self._done:
+            data = self._stream.read(_BLOCK) if self._decoder.needs_input else b""
+            try:  # a few bytes at a time: a call that meets damage loses what it decoded
+                out = self._decoder.decompress(data, max_length=min(len(buffer), _LZMA_STEP))
+            except lzma.LZMAError:
+                out, self._done = b"", True
+            self._done = self._done or self._decoder.eof or (not data and self._decoder.needs_input)
+            if out:
+                buffer[: len(out)] = out
+                return len(out)
+        return 0
 
 
 def _hdf5_at(source: Source, offset: int) -> bool:
