@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from tests.e2e.conftest import parse_file_command
+from tests.fakes.mlflow import run_fake_mlflow
 from tests.workflows.artifacts import upload_artifact
 from tests.workflows.conftest import PROVIDER, Platform
 from tests.workflows.declarations import WorkflowError, load
@@ -203,12 +204,21 @@ def test_the_pipeline_passes_the_model_inputs_ml_projects_need_to_the_action() -
         assert f"inputs.{name}" in str(publish["with"][name]), name
 
 
-def test_a_failed_gate_stops_the_pipeline_before_anything_is_uploaded(simulate: Any, platform: Platform) -> None:
-    run = simulate().call(PIPELINE, pipeline_inputs(platform, thresholds="accuracy >= 0.99"), {}, GRANTED)
+def test_a_failed_gate_on_the_mlflow_run_the_training_names_stops_the_pipeline_before_any_upload(
+    simulate: Any, platform: Platform
+) -> None:
+    # The training logs to MLflow and writes the run id as a step output, as README says.
+    train = 'python train.py --out model && echo "mlflow-run-id=5f1e0c2a" >> "$GITHUB_OUTPUT"'
+    with run_fake_mlflow({"5f1e0c2a": {"accuracy": 0.95, "f1": 0.91}}) as tracking_uri:
+        inputs = pipeline_inputs(platform, thresholds="accuracy >= 0.99") | {"train-command": train}
+        run = simulate().call(PIPELINE, inputs | {"mlflow-tracking-uri": tracking_uri}, {}, GRANTED)
 
     publish = run.jobs["publish"]
     assert (publish.result, run.jobs["promote"].result) == ("failure", "skipped")
+    assert publish.step("Gate, upload, publish build-info, scan").inputs["mlflow-run-id"] == "5f1e0c2a"
+    assert publish.step("Gate, upload, publish build-info, scan").inputs["metrics-file"] == ""
     assert [title for title, _ in publish.actions[0].errors] == ["Quality gate failed"]
+    assert f"MLflow run '5f1e0c2a' at {tracking_uri}" in publish.actions[0].summary
     assert models_in(platform, "ml-models-dev-local") == {}
 
 
