@@ -174,6 +174,69 @@ def test_the_version_tags_come_after_the_tested_images_and_before_the_image_tags
     assert "--verify-tag" in str(step(RELEASE, order[-1])["run"])
 
 
+INDEX = "Push the tested images by digest, and one multi-arch image of them (no version tag yet)"
+FAKE_DOCKER = """#!/bin/bash
+# docker, as the release job's index step uses it: every call logged; answers like GHCR's.
+echo "$*" >> "$DOCKER_LOG"
+case "$1 $2" in
+  "login "* | "load "*) cat > /dev/null ;;
+  "inspect "*) echo "${@: -1}@sha256:$(printf '%s' "${@: -1}" | sha256sum | cut -d' ' -f1)" ;;
+  "buildx imagetools") [ "$3" = inspect ] && printf '%s\\n' "$INDEX_ANSWER" ;;
+esac
+exit 0
+"""
+
+
+def run_index_step(
+    tmp_path: Path, index_answer: str
+) -> tuple[subprocess.CompletedProcess[str], dict[str, str], list[str]]:
+    bin_dir, images = tmp_path / "bin", tmp_path / "images"
+    bin_dir.mkdir()
+    images.mkdir()
+    (bin_dir / "docker").write_text(FAKE_DOCKER)
+    (bin_dir / "docker").chmod(0o755)
+    for arch in ("amd64", "arm64"):
+        (images / f"image-{arch}.tar.gz").write_bytes(b"saved by the image job")
+    env = {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "DOCKER_LOG": str(tmp_path / "docker.log"),
+        "INDEX_ANSWER": index_answer,
+        "IMAGE": "ghcr.io/acme/ml-artifactory-action",
+        "IMAGES": str(images),
+        "GITHUB_SHA": "3f786850e387550fdab836ed7e6dc881de23001b",
+        "GITHUB_ACTOR": "octocat",
+        "GITHUB_TOKEN": "ghs_x",
+    }
+    proc, outputs = run_step(RELEASE, INDEX, tmp_path, env)
+    return proc, outputs, (tmp_path / "docker.log").read_text().splitlines()
+
+
+def test_the_release_pushes_the_loaded_tested_images_and_names_their_index_by_digest(tmp_path: Path) -> None:
+    index = "sha256:" + "ab" * 32
+
+    proc, outputs, calls = run_index_step(tmp_path, f'"{index}"')
+
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert outputs == {"reference": f"docker://ghcr.io/acme/ml-artifactory-action@{index}"}
+    image = "ghcr.io/acme/ml-artifactory-action:sha-3f786850e387550fdab836ed7e6dc881de23001b"
+    assert [c for c in calls if c.split()[0] in ("push", "build")] == [
+        f"push --quiet {image}-amd64",
+        f"push --quiet {image}-arm64",
+    ]
+    [create] = [c for c in calls if c.startswith("buildx imagetools create")]
+    assert create.startswith(f"buildx imagetools create -t {image} ")
+    assert create.count("@sha256:") == 2  # the two pushed digests, not tags
+    assert not [c for c in calls if ":v1" in c]  # no version tag before the git tags are out
+
+
+def test_an_index_digest_that_cannot_be_read_stops_the_release(tmp_path: Path) -> None:
+    proc, outputs, _ = run_index_step(tmp_path, "Name: ghcr.io/acme/ml-artifactory-action:sha-3f78\nMediaType: x")
+
+    assert proc.returncode == 1
+    assert "::error title=No image digest::" in proc.stdout
+    assert outputs == {}
+
+
 # Multi-arch, built once, the tested image pushed -------------------------------------------------
 @pytest.mark.parametrize("workflow", [CI, RELEASE], ids=["ci", "release"])
 def test_each_platform_is_built_once_on_its_own_architecture_and_only_tested_images_are_pushed(
