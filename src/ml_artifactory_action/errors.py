@@ -112,6 +112,18 @@ class IntegrityError(ActionError):
     title = "Checksum mismatch"
 
 
+class SigningError(ActionError):
+    """The model could not be signed (unusable key or certificate, no ID token, Sigstore unreachable); nothing was uploaded."""
+
+    title = "Model not signed"
+
+
+class SignatureError(ActionError):
+    """A model's signature is missing, from someone else, or does not match its files; nothing was handed over."""
+
+    title = "Model signature refused"
+
+
 class ScanFailedError(ActionError):
     """Xray found policy violations that fail the build."""
 

@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ml_artifactory_action.errors import ConfigError, MissingInputsError
-from ml_artifactory_action.settings import INPUT_NAMES, GitHubContext, Settings, Stage
+from ml_artifactory_action.settings import INPUT_NAMES, GitHubContext, Settings, SignMode, Stage
 
 # JFrog's tools read these; we take them as defaults for the matching inputs.
 JFROG_FALLBACKS = {
@@ -231,6 +231,7 @@ def check_combinations(settings: Settings) -> None:
     _check_repo_keys(settings)
     if Stage.UPLOAD in stages:
         _check_upload(settings)
+    check_signing(settings, stages)
     if Stage.GATE in stages:
         _check_gate(settings)
     if Stage.CONFIGURE in stages and not (settings.pypi_repo or settings.hf_repo):
@@ -361,6 +362,55 @@ def _check_upload(settings: Settings) -> None:
         )
 
 
+def check_signing(settings: Settings, stages: set[Stage]) -> None:
+    """sign's key material, and verify-signature's: exactly what the chosen way needs."""
+    in_actions = settings.github.in_actions
+    if Stage.UPLOAD in stages and settings.sign in (SignMode.KEY, SignMode.CERTIFICATE):
+        if settings.signing_key is None:
+            raise ConfigError(
+                shown("signing-key", in_actions),
+                f"is empty but sign is {settings.sign.value}",
+                fix="Pass the PEM private key from a secret: signing-key: ${{ secrets.MODEL_SIGNING_KEY }}.",
+            )
+        if settings.sign == SignMode.CERTIFICATE and not settings.signing_certificate_chain.strip():
+            raise ConfigError(
+                shown("signing-certificate-chain", in_actions),
+                "is empty but sign is certificate",
+                fix="Give the PEM signing certificate (then its intermediates) that holds signing-key's public key.",
+            )
+    ways = [
+        name
+        for name, value in (
+            ("verify-public-key", settings.verify_public_key),
+            ("verify-certificate-chain", settings.verify_certificate_chain),
+            ("verify-identity", settings.verify_identity or settings.verify_issuer),
+        )
+        if value.strip()
+    ]
+    if not settings.verify_signature:
+        if ways:
+            raise ConfigError(
+                shown("verify-signature", in_actions),
+                f"is false but {ways[0]} is set, so nothing would be verified",
+                fix="Set verify-signature: true to refuse models whose signature does not verify, or drop the verification inputs.",
+            )
+        return
+    if len(ways) != 1:
+        raise ConfigError(
+            shown("verify-signature", in_actions),
+            "needs exactly one of verify-public-key, verify-certificate-chain, or verify-identity + verify-issuer"
+            + (f" (got {', '.join(ways)})" if ways else ""),
+            fix="Give the public key (sign: key), the CA chain (sign: certificate) or the Sigstore identity and issuer (sign: sigstore) the model must be signed with.",
+        )
+    if ways == ["verify-identity"] and not (settings.verify_identity.strip() and settings.verify_issuer.strip()):
+        missing = "verify-issuer" if settings.verify_identity.strip() else "verify-identity"
+        raise ConfigError(
+            shown(missing, in_actions),
+            "is empty: Sigstore verification needs both verify-identity and verify-issuer",
+            fix="For GitHub Actions keyless signatures the issuer is https://token.actions.githubusercontent.com.",
+        )
+
+
 def _check_gate(settings: Settings) -> None:
     has_mlflow = bool(settings.mlflow_tracking_uri or settings.mlflow_run_id)
     if settings.metrics_file is not None and has_mlflow:
@@ -387,7 +437,7 @@ def _check_gate(settings: Settings) -> None:
         )
 
 
-SECRET_INPUTS = ("access-token", "password", "github-token")
+SECRET_INPUTS = ("access-token", "password", "github-token", "signing-key")
 SECRET_VARIABLES = ("JF_ACCESS_TOKEN", "JF_PASSWORD", "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "GITHUB_TOKEN")
 
 

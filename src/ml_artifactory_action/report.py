@@ -201,6 +201,8 @@ def resolve_section(result: ResolveResult) -> str:
     for file in result.files[:MAX_TABLE_ROWS]:
         state = ("would download" if result.dry_run else "downloaded") if file.downloaded else "already in place"
         lines.append(f"| {cell(file.relative)} | {human_size(file.size)} | `{file.sha256[:12]}` | {state} |")
+    if result.signed_by:
+        lines += ["", f"{PASS} Signature verified (`model.sig`): signed by {cell(result.signed_by)}."]
     return "\n".join(lines) + "\n"
 
 

@@ -33,6 +33,15 @@ class Stage(enum.StrEnum):
     RESOLVE = "resolve"
 
 
+class SignMode(enum.StrEnum):
+    """How upload signs the model folder (`sign`)."""
+
+    NONE = "none"
+    SIGSTORE = "sigstore"
+    KEY = "key"
+    CERTIFICATE = "certificate"
+
+
 TRUE_WORDS = frozenset({"true", "True", "TRUE"})
 FALSE_WORDS = frozenset({"false", "False", "FALSE"})
 DEFAULT_ENV_EXCLUDE = "*password*;*psw*;*secret*;*key*;*token*;*auth*"
@@ -256,6 +265,55 @@ class Settings(BaseModel):
         None,
         "Folder where file checksums are remembered between steps and runs (by path, size, mtime, ctime and inode), so unchanged files are not hashed again. Default: $XDG_CACHE_HOME or $HOME/.cache, under ml-artifactory-action.",
         alias="hash-cache-dir",
+    )
+
+    # Signing (OpenSSF model signing, OMS format)
+    sign: SignMode = _input(
+        SignMode.NONE,
+        "Sign the model folder before upload (OpenSSF model signing, the OMS file model.sig uploaded with it): none,"
+        " sigstore (keyless with the job's GitHub identity; needs permissions: id-token: write), key (signing-key)"
+        " or certificate (signing-key + signing-certificate-chain).",
+        action_default="none",
+    )
+    signing_key: Secret = _input(
+        None,
+        "PEM private key (elliptic curve P-256/384/521) for sign: key or certificate. Pass it from a secret; it is masked.",
+        alias="signing-key",
+    )
+    signing_certificate_chain: str = _input(
+        "",
+        "PEM certificates for sign: certificate: the signing certificate first (it must hold signing-key's public key), then its intermediates.",
+        alias="signing-certificate-chain",
+    )
+    verify_signature: Bool = _input(
+        False,
+        "resolve and promote refuse a model whose model.sig does not verify with verify-public-key, verify-certificate-chain or verify-identity + verify-issuer.",
+        alias="verify-signature",
+        action_default="false",
+    )
+    verify_public_key: str = _input(
+        "", "PEM public key that must have signed the model (sign: key).", alias="verify-public-key"
+    )
+    verify_certificate_chain: str = _input(
+        "",
+        "PEM CA certificates the signing certificate must chain to (sign: certificate).",
+        alias="verify-certificate-chain",
+    )
+    verify_identity: str = _input(
+        "",
+        "Sigstore: the identity that must have signed, e.g. https://github.com/acme/models/.github/workflows/train.yml@refs/heads/main.",
+        alias="verify-identity",
+    )
+    verify_issuer: str = _input(
+        "",
+        "Sigstore: the OIDC issuer of that identity, e.g. https://token.actions.githubusercontent.com.",
+        alias="verify-issuer",
+    )
+
+    sigstore_trust_config: OptionalPath = _input(
+        None,
+        "Sigstore ClientTrustConfig JSON (Fulcio, Rekor, trusted root) for a private Sigstore deployment; empty: the public instance.",
+        alias="sigstore-trust-config",
     )
 
     # Gate

@@ -77,3 +77,7 @@ class SandboxClient:
         headers = {"X-Checksum-Sha256": hashlib.sha256(content).hexdigest()}
         response = self._send("PUT", f"/artifactory/{repo}/{quote(path)}{matrix}", content=content, headers=headers)
         response.raise_for_status()
+
+    def delete(self, repo: str, path: str) -> None:
+        """DELETE a file, as someone with delete rights on the repository would."""
+        self._send("DELETE", f"/artifactory/{repo}/{quote(path)}").raise_for_status()

@@ -22,8 +22,10 @@ from ml_artifactory_action.artifactory.models import Item, build_items, items_wi
 from ml_artifactory_action.artifactory.promotion import current_production, deployment_repo, production_history
 from ml_artifactory_action.errors import ConfigError, ResolveError
 from ml_artifactory_action.handover import Handover
+from ml_artifactory_action.provenance.signing import Verified
 from ml_artifactory_action.runner import Progress, human_size
 from ml_artifactory_action.settings import Stage
+from ml_artifactory_action.stages import signing
 from ml_artifactory_action.stages.context import StageContext
 from ml_artifactory_action.stages.resolve_check import verified_items
 
@@ -47,6 +49,7 @@ class ResolveResult:
     download_dir: Path
     files: tuple[ResolvedFile, ...]
     dry_run: bool = False
+    signed_by: str = ""  # verify-signature: who signed what was handed over
 
     @property
     def downloaded_bytes(self) -> int:
@@ -73,13 +76,22 @@ def run(ctx: StageContext) -> ResolveResult:
     root = common_folder(items)
     destination = _destination(ctx)
     handover = Handover.for_workspace(settings.github.workspace)
-    files = tuple(_fetch(ctx, item, destination, root, handover) for item in items)
-    result = ResolveResult(number, selected_by, settings.target_repo, settings.download_dir, files, settings.dry_run)
+    signed_by = ""
+    if settings.verify_signature and not settings.dry_run:
+        files, verified = _fetch_verified(ctx, items, destination, root, handover)
+        signed_by = verified.signer
+    else:
+        files = tuple(_fetch(ctx, item, destination, root, handover) for item in items)
+    result = ResolveResult(
+        number, selected_by, settings.target_repo, settings.download_dir, files, settings.dry_run, signed_by
+    )
     fetched = sum(f.downloaded for f in files)
     verb = "Would download" if settings.dry_run else "Downloaded"
     ctx.runner.info(
         f"{verb} {fetched} of {len(files)} files ({human_size(result.downloaded_bytes)}) of {selected_by} to {settings.download_dir}."
     )
+    if signed_by:
+        ctx.runner.info(f"Signature verified: {verified.files} files of {selected_by} signed by {signed_by}.")
     ctx.runner.set_output("download-path", str(settings.download_dir))
     ctx.runner.set_output("resolved-build", number)
     return result
@@ -165,8 +177,28 @@ def _destination(ctx: StageContext) -> Path:
     return folder if folder.is_absolute() or workspace is None else workspace / folder
 
 
+def _fetch_verified(
+    ctx: StageContext, items: list[Item], destination: Path, root: str, handover: Handover
+) -> tuple[tuple[ResolvedFile, ...], Verified]:
+    """verify-signature: download beside download-dir, check model.sig, then move in (`stages.signing`)."""
+    fetched: list[ResolvedFile] = []
+
+    def fetch(item: Item, folder: Path) -> tuple[str, bool]:
+        file = _fetch(ctx, item, folder, root, handover)
+        fetched.append(file)
+        return file.relative, file.downloaded
+
+    relatives = [_relative(item, root) for item in items]
+    verified = signing.fetch_verified(ctx, items, relatives, destination, fetch)
+    return tuple(fetched), verified
+
+
+def _relative(item: Item, root: str) -> str:
+    return str(PurePosixPath(item.repo_path).relative_to(root)) if root not in ("", ".") else item.repo_path
+
+
 def _fetch(ctx: StageContext, item: Item, destination: Path, root: str, handover: Handover) -> ResolvedFile:
-    relative = str(PurePosixPath(item.repo_path).relative_to(root)) if root not in ("", ".") else item.repo_path
+    relative = _relative(item, root)
     local = destination / relative
     if not local.resolve().is_relative_to(destination.resolve()):
         raise ResolveError(f"{item.repo_path} would be written outside download-dir.", fix="Check the files' paths.")

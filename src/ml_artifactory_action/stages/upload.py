@@ -8,6 +8,7 @@ already hold and what the target paths hold, and `uploader.Uploader` deploys eac
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from ml_artifactory_action.model.hash_cache import HashCache
 from ml_artifactory_action.model.pickle_policy import refusal_advice
 from ml_artifactory_action.runner import Runner, human_size
 from ml_artifactory_action.settings import Settings, Stage
-from ml_artifactory_action.stages import upload_hf, upload_ml
+from ml_artifactory_action.stages import signing, upload_hf, upload_ml
 from ml_artifactory_action.stages.context import StageContext
 from ml_artifactory_action.stages.upload_result import (
     CANNOT_BE_CHECKED,
@@ -40,15 +41,29 @@ from ml_artifactory_action.stages.uploader import SMALL_FILE, Uploader, learn_wh
 __all__ = ["SMALL_FILE", "UploadResult", "UploadedArtifact", "check_safety", "run", "set_outputs", "upload_properties"]
 
 
+def preflight(ctx: StageContext) -> None:
+    """Before any stage runs: what signing needs from the job (an ID token for sigstore)."""
+    signing.preflight_upload(ctx)
+
+
 def run(ctx: StageContext) -> UploadResult:
     settings, runner = ctx.settings, ctx.runner
-    folder = target_folder(settings)
     files = select_files(
         settings.model_path, settings.github.workspace or Path.cwd(), outside_allowed=not settings.github.in_actions
     )
     runner.info(f"Selected {len(files)} files, {human_size(sum(f.size for f in files))}")
     unsafe = check_safety(files, settings, runner)
     single = _single_target(settings, files)
+    with signing.signed_selection(ctx, files, single) as (selection, signed):
+        result = _publish(ctx, selection, single, unsafe)
+    return dataclasses.replace(result, signed_by=signed.signer) if signed else result
+
+
+def _publish(
+    ctx: StageContext, files: Sequence[ModelFile], single: str, unsafe: dict[Path, tuple[str, ...]]
+) -> UploadResult:
+    settings, runner = ctx.settings, ctx.runner
+    folder = target_folder(settings)
     props = upload_properties(settings, files, ctx.state.get(Stage.GATE), ctx.state.build_timestamp, runner)
     client = ctx.client
     repository = storage.require_deployable(client, settings.repo)

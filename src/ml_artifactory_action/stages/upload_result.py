@@ -57,6 +57,7 @@ class UploadResult:
     properties: Properties
     build_timestamp: str
     dry_run: bool = False
+    signed_by: str = ""  # who signed model.sig (sign), as people read it
 
     @property
     def uploaded_bytes(self) -> int:
@@ -86,6 +87,8 @@ class UploadResult:
             f"{len(self.artifacts)} files, {sent} {'to send' if self.dry_run else 'sent'}, "
             f"{self.deduplicated_files} deduplicated. [Browse]({self.model_url})",
         ]
+        if self.signed_by:
+            lines += ["", f"Signed (OpenSSF model signing, `model.sig`) by {self.signed_by}."]
         return "\n".join(lines) + "\n"
 
 

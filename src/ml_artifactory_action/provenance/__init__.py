@@ -1,0 +1,1 @@
+"""Provenance that travels with the model: the AI-BOM and the model card."""
