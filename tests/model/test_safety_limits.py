@@ -159,3 +159,17 @@ def test_damaged_malicious_pickles_never_crash_the_scan(sample: Sample, where: i
             item.unlink()
         folder.rmdir()
     assert report.safe == (not report.findings)
+
+
+def test_a_zip_whose_damaged_header_makes_zipfile_raise_index_error_is_refused(tmp_path: Path) -> None:
+    sample = next(s for s in MALICIOUS if s.name == "torch zip pickle in a tensor member")
+    path = sample.make(tmp_path)
+    data = bytearray(path.read_bytes())
+    data[43_016_303_443_912_957_952 % len(data)] = 0  # found by the damage test at 1,500 examples
+    path.write_bytes(bytes(data))
+
+    report = scan_path(path)
+
+    assert not report.safe
+    assert report.error is not None
+    assert "IndexError" in report.error

@@ -65,6 +65,10 @@ _UNREADABLE = (
     RuntimeError,  # an encrypted zip member; lz4 frame errors
     ValueError,
     struct.error,
+    IndexError,  # zipfile and tarfile on some damaged headers
+    KeyError,
+    OverflowError,
+    RecursionError,
 )
 
 
