@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import lzma
 import sys
 from pathlib import Path
 
@@ -173,3 +174,16 @@ def test_a_zip_whose_damaged_header_makes_zipfile_raise_index_error_is_refused(t
     assert not report.safe
     assert report.error is not None
     assert "IndexError" in report.error
+
+
+def test_an_lzma_stream_asking_for_a_huge_dictionary_is_refused_naming_the_limit(tmp_path: Path) -> None:
+    data = bytearray(lzma.compress(PROTO2 + STOP, format=lzma.FORMAT_ALONE))
+    data[1:5] = (1024**3).to_bytes(4, "little")  # the header's dictionary size: a decoder allocates it
+    path = tmp_path / "model.lzma"
+    path.write_bytes(bytes(data))
+
+    report = scan_path(path)
+
+    assert not report.safe
+    assert report.error is not None
+    assert "needs more than 128 MiB to decompress (the scanner's MAX_LZMA_MEMORY limit;" in report.error

@@ -7,6 +7,7 @@ compressed one streams through a counter that enforces the expansion budget.
 
 from __future__ import annotations
 
+import _compression
 import bz2
 import functools
 import gzip
@@ -24,7 +25,7 @@ from typing import BinaryIO, Protocol
 
 from picklescan.relaxed_zipfile import RelaxedZipFile
 
-from .limits import MAX_MEMBERS, Budget, LimitExceeded
+from .limits import MAX_LZMA_MEMORY, MAX_MEMBERS, Budget, LimitExceeded
 
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
 _JOBLIB_ZFILE_HEADER = 2 + 19  # "ZF", then the length in hex padded to 19 characters (and maybe a space)
@@ -166,7 +167,7 @@ def _decompressor(kind: str, stream: BinaryIO) -> Readable:
     if kind == "bz2":
         return bz2.BZ2File(stream)
     if kind in ("xz", "lzma"):
-        return lzma.LZMAFile(stream)
+        return _Lzma(stream)
     if kind in ("zlib", "joblib-zfile"):
         return _ZlibReader(stream, skip=_JOBLIB_ZFILE_HEADER if kind == "joblib-zfile" else 0)
     return _optional_codec(kind, stream)
@@ -184,6 +185,28 @@ def _optional_codec(kind: str, stream: BinaryIO) -> Readable:
         return reader
     zstd_reader: Readable = getattr(module, opener)().stream_reader(stream)
     return zstd_reader
+
+
+class _Lzma(io.RawIOBase):
+    """`lzma.LZMAFile` with a memory limit: an .xz may ask for a 1.5 GiB dictionary."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        super().__init__()
+        self._reader = _compression.DecompressReader(
+            stream, lzma.LZMADecompressor, trailing_error=lzma.LZMAError, memlimit=MAX_LZMA_MEMORY
+        )
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        try:
+            return self._reader.readinto(buffer)
+        except lzma.LZMAError as exc:
+            if "memory" in str(exc).lower():
+                what = f"its xz/lzma stream needs more than {MAX_LZMA_MEMORY // 1024**2} MiB to decompress"
+                raise LimitExceeded(what, "MAX_LZMA_MEMORY") from exc
+            raise
 
 
 class _ZlibReader(io.RawIOBase):

@@ -19,6 +19,8 @@ MAX_EXPANDED_BYTES = 16 * 1024**3
 # Bytes copied to a temporary file so a nested member can be read more than once (every member
 # inside a compressed stream or a deflated zip member is): bounded by the disk a runner has.
 MAX_SPOOLED_BYTES = 16 * 1024**3
+# Memory an xz/lzma decoder may use (its dictionary): preset 9 needs 65 MiB, the format allows 1.5 GiB.
+MAX_LZMA_MEMORY = 128 * 1024**2
 # Archives inside archives inside compressed streams...
 MAX_DEPTH = 8
 # Members of one zip or tar archive.

@@ -37,7 +37,7 @@ from .formats import (
 )
 from .hdf5_attrs import Hdf5Error, root_string_attributes
 from .keras_config import json_findings, text_findings
-from .limits import MAX_DEPTH, Budget, LimitExceeded
+from .limits import MAX_DEPTH, MAX_LZMA_MEMORY, Budget, LimitExceeded
 from .npy import NpyError, read_header
 from .pickle_policy import Allowlist, refusal_advice
 from .pickle_scan import scan_pickles
@@ -283,7 +283,8 @@ class _LzmaPrefix(io.RawIOBase):
 
     def __init__(self, stream: BinaryIO) -> None:
         super().__init__()
-        self._stream, self._decoder, self._done = stream, lzma.LZMADecompressor(lzma.FORMAT_ALONE), False
+        self._stream, self._done = stream, False
+        self._decoder = lzma.LZMADecompressor(lzma.FORMAT_ALONE, memlimit=MAX_LZMA_MEMORY)
 
     def readable(self) -> bool:
         return True
