@@ -151,3 +151,16 @@ def test_distinct_imports_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
 
     assert walk.limit is not None
     assert "it imports more than 50 distinct names, or 16 MiB of them (the scanner's MAX_GLOBALS limit;" in walk.limit
+
+
+def test_memoized_strings_done_in_bulk_push_and_memoize_each_one() -> None:
+    words = [f"w{i}" for i in range(30_001)]
+    data = b"\x80\x04" + b"".join(b"\x8c" + bytes([len(w)]) + w.encode() + b"\x94" for w in words) + b"h\x07."
+
+    walk = walk_stream(ByteReader(io.BytesIO(data)))
+
+    assert walk.complete
+    assert walk.ops == 2 * len(words) + 3
+    assert walk.vm.memo_len == len(words)
+    assert walk.vm.result == "w7"  # BINGET 7 found the eighth string in the memo
+    assert len(walk.vm.stack) == len(words)

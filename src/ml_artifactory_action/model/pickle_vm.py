@@ -113,6 +113,9 @@ class PickleVM:
             return result
         return kind(kept)
 
+    def memoize(self) -> None:
+        _memoize(self)
+
     def push_run(self, value: object, count: int) -> None:
         """Push `count` copies of one literal (a run of fixed-width opcodes read in bulk)."""
         self._check_depth(count)
@@ -325,7 +328,7 @@ def _dispatch(vm: PickleVM) -> dict[str, Callable[[object], object]]:
         "PUT": lambda key: _put(vm, key),
         "BINPUT": lambda key: _put(vm, key),
         "LONG_BINPUT": lambda key: _put(vm, key),
-        "MEMOIZE": lambda _: _memoize(vm),
+        "MEMOIZE": lambda _: vm.memoize(),
         "GLOBAL": lambda arg: push(vm.import_global(*(arg if isinstance(arg, tuple) else (UNKNOWN, UNKNOWN)))),
         "STACK_GLOBAL": lambda _: _stack_global(vm),
         "EXT1": lambda code: push(vm.import_global("copyreg._extension_registry", str(code))),

@@ -148,7 +148,7 @@ def _spec(name: str, kind: str | None) -> _Spec:
 
 
 _SPECS: list[_Spec | None] = [_spec(*_OPCODES[code]) if code in _OPCODES else None for code in range(256)]
-_STOP, _BUILD = ord("."), ord("b")
+_STOP, _BUILD, _SHORT_TEXT, _MEMOIZE = ord("."), ord("b"), 0x8C, 0x94
 _LOOKAHEAD = 2 + 255  # the longest opcode read from the buffer: a one-byte length and its bytes
 
 
@@ -179,9 +179,10 @@ class _Walker:
                 if offset >= end:
                     raise Truncated("the pickle ends without a STOP opcode")
             code = buffer[offset]
-            run = _RUNS.get(code)
-            if run is not None and self._run_of_literals(buffer, offset, run):
-                offset = end  # the reader moved on: refresh the view
+            bulk = self._bulk(code, buffer, offset, end)
+            if bulk:
+                reader.advance(bulk)
+                offset += bulk
                 continue
             spec, handle = _SPECS[code], handlers[code]
             if spec is None or handle is None:
@@ -212,13 +213,34 @@ class _Walker:
                 self._after_build()
                 offset = end
 
+    def _memoized_texts(self, buffer: bytes, offset: int, end: int) -> int:
+        """SHORT_BINUNICODE then MEMOIZE, again and again (protocol 4's strings: names, keys, a
+        vocabulary): both opcodes of each pair done here, with the same effect. Bytes consumed."""
+        vm, start, decode = self.walk.vm, offset, _SHORT["unicodestring1"]
+        while offset + 1 < end:
+            stop = offset + 2 + buffer[offset + 1]
+            if stop >= end or buffer[offset] != _SHORT_TEXT or buffer[stop] != _MEMOIZE:
+                break
+            self._count(2)
+            vm.push(_lenient(decode, buffer[offset + 2 : stop]))
+            vm.memoize()
+            offset = stop + 1
+        return offset - start
+
     def _check(self, name: str, arg: object) -> None:
         if name == "PROTO" and not (isinstance(arg, int) and arg <= HIGHEST_PROTOCOL):
             raise PickleSyntaxError(f"unsupported pickle protocol {arg!r}")
         if name in _NAMED_IN_LINE and not self.walk.protocol_header:
             _check_name(arg)
 
-    def _run_of_literals(self, buffer: bytes, offset: int, run: _Run) -> bool:
+    def _bulk(self, code: int, buffer: bytes, offset: int, end: int) -> int:
+        """Bytes of opcodes done in bulk from here (0: none, go op by op)."""
+        run = _RUNS.get(code)
+        if run is not None:
+            return self._run_of_literals(buffer, offset, run)
+        return self._memoized_texts(buffer, offset, end) if code == _SHORT_TEXT else 0
+
+    def _run_of_literals(self, buffer: bytes, offset: int, run: _Run) -> int:
         """Many fixed-width literal opcodes in a row (a list of floats, ints, None) read in bulk.
 
         Every `width`-th byte from here is taken in one slice (in C): the leading run of the
@@ -227,7 +249,7 @@ class _Walker:
         """
         whole = min(len(buffer) - offset, RUN_WINDOW) // run.width  # opcodes with all their argument bytes
         if whole < MIN_RUN:
-            return False
+            return 0
         look, count = MIN_RUN, 0
         while True:  # 16, 64, 256... opcodes at a time: the work grows with the run, not the window
             look = min(look, whole)
@@ -237,11 +259,10 @@ class _Walker:
                 break
             look *= 4
         if count < MIN_RUN:
-            return False
+            return 0
         self._count(count)
         self.walk.vm.push_run(run.value, count)
-        self.reader.advance(count * run.width)
-        return True
+        return count * run.width
 
     def _count(self, ops: int) -> None:
         self.walk.ops += ops
