@@ -178,6 +178,8 @@ def promote_section(result: PromoteResult) -> str:
         text = f"Build {build} promoted to {where}."
     if result.deployment_id is not None:
         text += f" GitHub deployment {result.deployment_id} recorded."
+    if result.signed_by:
+        text += f" {PASS} Signature checked: the files are as signed by {cell(result.signed_by)}."
     return f"### Promotion\n\n{text}\n"
 
 

@@ -287,7 +287,7 @@ class Settings(BaseModel):
     )
     verify_signature: Bool = _input(
         False,
-        "resolve and promote refuse a model whose model.sig does not verify with verify-public-key, verify-certificate-chain or verify-identity + verify-issuer.",
+        "resolve (before handing the files over) and promote (model.sig against the checksums Artifactory holds) refuse a model whose model.sig does not verify with verify-public-key, verify-certificate-chain or verify-identity + verify-issuer.",
         alias="verify-signature",
         action_default="false",
     )

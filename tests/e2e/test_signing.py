@@ -3,12 +3,14 @@ resolve verified; then each way a model can differ from what was signed is refus
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 from pathlib import Path
 
 from artifactory_sandbox.testing import SandboxHandle
 from ml_artifactory_action.provenance.signing import public_key_fingerprint
+from ml_artifactory_action.stages.signing import REFUSAL_FIX
 from tests.e2e.conftest import ActionHarness
 from tests.fakes.sandbox_client import SandboxClient
 from tests.fakes.signing_keys import certificate_chain, key_pair
@@ -111,11 +113,26 @@ def test_certificate_signed_model_verifies_and_files_changed_before_publishing_a
     client.deploy(STAGE, "fraud-model/8/model.safetensors", FILES["model.safetensors"][:-1] + b"\x08", **build8)
     client.delete(STAGE, "fraud-model/8/tokenizer/vocab.txt")
     client.deploy(STAGE, "fraud-model/8/extra.py", b"import os\n", **build8)
-    for number in ("7", "8"):
-        promoted = action.run(
-            {**PIPELINE, "stages": "build-publish,promote", "build-number": number}, env={"GITHUB_TOKEN": None}
-        )
-        assert promoted.returncode == 0, promoted.log
+    checked = {"verify-signature": "true", "verify-certificate-chain": chain.root_pem}
+    publish = {**PIPELINE, "stages": "build-publish,promote"}
+    promoted = action.run({**publish, "build-number": "7", **checked}, env={"GITHUB_TOKEN": None})
+    refused = action.run({**publish, "build-number": "8", **checked}, env={"GITHUB_TOKEN": None})
+    unchecked = action.run({**publish, "build-number": "8", "stages": "promote"}, env={"GITHUB_TOKEN": None})
+    assert promoted.returncode == unchecked.returncode == 0, promoted.log + unchecked.log
+    assert (
+        "Signature checked: the 2 files of build fraud-model #7 in ml-models-staging-local are as signed by"
+        in promoted.stdout
+    )
+    assert "Signature checked: the files are as signed by certificate CN=Model Signing Bot,O=Acme" in promoted.summary
+    assert refused.returncode == 1
+    changed = hashlib.sha256(FILES["model.safetensors"][:-1] + b"\x08").hexdigest()
+    assert refused.errors[0] == (
+        "Model signature refused",
+        "Build fraud-model #8 in ml-models-staging-local is not what model.sig signs, so it was not promoted: "
+        "tokenizer/vocab.txt is missing; extra.py is not signed; model.safetensors holds sha256 "
+        f"{changed}, the signature says {hashlib.sha256(FILES['model.safetensors']).hexdigest()}. {REFUSAL_FIX}",
+    )
+    assert "Promoted build fraud-model #8" not in refused.stdout
     trust = {"verify-certificate-chain": chain.root_pem, "resolve-build": "7"}
     signer = "certificate CN=Model Signing Bot,O=Acme (issued by CN=Acme Signing CA,O=Acme)"
 

@@ -198,8 +198,18 @@ def _material_problem(method: SigningMethod, exc: Exception) -> str:
     return f"The {method.mode.value} signing material cannot be used: {exc}"
 
 
+def _described(exc: BaseException) -> str:
+    """The error and what caused it (sigstore's NetworkError says nothing itself), one line."""
+    parts: list[str] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(parts) < 3:
+        parts.append(f"{type(seen).__name__}: {seen}".strip().rstrip(":"))
+        seen = seen.__cause__ or seen.__context__
+    return " <- ".join(parts).replace("\n", " ")
+
+
 def _signing_failure(method: SigningMethod, exc: Exception) -> str:
-    what = f"{type(exc).__name__}: {exc}".strip()
+    what = _described(exc)
     if method.mode == SignMode.SIGSTORE:
         return (
             "Sigstore keyless signing failed before anything was uploaded: the job's ID token was obtained, but "
@@ -291,6 +301,31 @@ def _verification_failure(exc: Exception) -> str:
     if text.startswith("Signature mismatch: "):
         return f"The files differ from what was signed: {'; '.join(_differences(text.removeprefix('Signature mismatch: ')))}."
     return f"The signature does not verify with the given key, chain or identity ({type(exc).__name__}: {text})"
+
+
+def verify_statement(signature: Path, trust: Trust, workdir: Path) -> tuple[dict[str, str], str]:
+    """Check model.sig alone (no files): ({path in the folder: sha256} it signs, signer); else raise.
+
+    model_signing's public API always hashes a folder; this uses its Verifier seam (`Config._verifier`,
+    whose `verify(signature)` checks the signature and returns the signed manifest), which the pin
+    `model-signing<1.2` keeps stable.
+    """
+    from model_signing._signing import sign_sigstore, sign_sigstore_pb  # noqa: PLC0415
+
+    reader = sign_sigstore.Signature if trust.mode == SignMode.SIGSTORE else sign_sigstore_pb.Signature
+    with _verifier(trust, workdir) as config:
+        try:
+            manifest = config._verifier.verify(reader.read(signature))
+        except Exception as exc:  # ValueError, OpenSSL/cryptography and sigstore errors
+            raise SignatureError(_verification_failure(exc)) from None
+    digests = {}
+    for descriptor in manifest.resource_descriptors():
+        if descriptor.digest.algorithm != HASH_TYPE:
+            raise SignatureError(
+                f"{SIGNATURE_NAME} hashes {descriptor.identifier} with {descriptor.digest.algorithm}, not {HASH_TYPE}."
+            )
+        digests[descriptor.identifier] = descriptor.digest.digest_hex
+    return digests, signer_of(signature)
 
 
 def _differences(listed: str) -> list[str]:

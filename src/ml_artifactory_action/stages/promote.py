@@ -26,6 +26,7 @@ from ml_artifactory_action.artifactory.properties import Properties, from_mappin
 from ml_artifactory_action.artifactory.storage import require_deployable
 from ml_artifactory_action.errors import ArtifactoryError, GitHubAPIError, PromotionError
 from ml_artifactory_action.settings import Stage
+from ml_artifactory_action.stages import signing
 from ml_artifactory_action.stages.context import StageContext
 
 ROLLBACK_OF = "promoted.rollback-of"
@@ -54,6 +55,7 @@ class PromoteResult:
     messages: tuple[str, ...] = ()
     build_url: str = ""
     deployment_id: int | None = None
+    signed_by: str = ""  # verify-signature: who signed the files promoted
 
     @property
     def promoted(self) -> bool:
@@ -91,6 +93,15 @@ def run(ctx: StageContext) -> PromoteResult:
             f"Dry run: would promote build {name} #{target.number} to {settings.target_repo} once published."
         )
     else:
+        if settings.verify_signature:
+            repo = (
+                deployment_repo(ctx.client, settings.target_repo)
+                if target.rollback_of
+                else settings.effective_source_repo
+            )
+            result = dataclasses.replace(
+                result, signed_by=signing.check_before_promotion(ctx, repo, (name, target.number))
+            )
         result = _promote(ctx, result)
     if not settings.dry_run:
         result = _with_deployment(ctx, result, info)

@@ -16,7 +16,8 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 
-from ml_artifactory_action.artifactory.models import Item
+from ml_artifactory_action.artifactory.download import download_item
+from ml_artifactory_action.artifactory.models import Item, build_items
 from ml_artifactory_action.artifactory.oidc import MISSING_PERMISSION_FIX, OIDCExchange
 from ml_artifactory_action.errors import ConfigError, SignatureError, SigningError
 from ml_artifactory_action.handover import Handover
@@ -30,6 +31,7 @@ from ml_artifactory_action.provenance.signing import (
     is_unsigned_companion,
     sign_files,
     verify_folder,
+    verify_statement,
 )
 from ml_artifactory_action.settings import Settings, SignMode
 from ml_artifactory_action.stages.context import StageContext
@@ -189,3 +191,48 @@ def _move_in(staging: Path, destination: Path, relatives: Sequence[str], handove
         target = destination / relative
         handover.make_folders(target.parent)
         os.replace(staging / relative, target)
+
+
+# Promote --------------------------------------------------------------------------------------
+def check_before_promotion(ctx: StageContext, repo: str, build: tuple[str, str]) -> str:
+    """verify-signature on promote: the build's model.sig, checked, must sign exactly the sha256s Artifactory
+    holds for the build's files in `repo`. Only model.sig is downloaded; returns the signer."""
+    name, number = build
+    items = build_items(ctx.client, repo, name, number)
+    relatives = [item.repo_path for item in items]
+    folder = signature_folder(relatives)
+    signature_item = next(i for i in items if PurePosixPath(i.repo_path).name == SIGNATURE_NAME)
+    with tempfile.TemporaryDirectory(prefix="ml-artifactory-verify-") as workdir:
+        local = Path(workdir) / SIGNATURE_NAME
+        download_item(ctx.client, signature_item, local)
+        signed, signer = verify_statement(local, trust(ctx.settings), Path(workdir))
+    inside = [i for i in items if not folder or i.repo_path.startswith(folder + "/")]
+    held = {
+        str(PurePosixPath(i.repo_path).relative_to(folder)) if folder else i.repo_path: i.sha256
+        for i in inside
+        if not is_unsigned_companion(i.repo_path)
+    }
+    problems = _differences_with_server(signed, held, outside_signature(relatives, folder))
+    if problems:
+        raise SignatureError(
+            f"Build {name} #{number} in {repo} is not what {SIGNATURE_NAME} signs, so it was not promoted: "
+            + "; ".join(problems)
+            + ".",
+            fix=REFUSAL_FIX,
+        )
+    ctx.runner.info(
+        f"Signature checked: the {len(signed)} files of build {name} #{number} in {repo} are as signed by {signer}."
+    )
+    return signer
+
+
+def _differences_with_server(signed: dict[str, str], held: dict[str, str], outside: list[str]) -> list[str]:
+    problems = [f"{path} is missing" for path in sorted(set(signed) - set(held))]
+    problems += [f"{path} is not signed" for path in sorted(set(held) - set(signed))]
+    problems += [f"{path} is outside the signed folder" for path in outside]
+    problems += [
+        f"{path} holds sha256 {held[path]}, the signature says {digest}"
+        for path, digest in sorted(signed.items())
+        if path in held and held[path] != digest
+    ]
+    return problems
