@@ -151,7 +151,7 @@ def test_files_uploaded_without_a_build_are_scanned_through_xrays_artifact_api(
     assert not any(path.startswith("/xray/api/v2/ci/build") for _, path in asked)
 
     (action.workspace / "model" / "model.pkl").write_bytes(pickle.dumps({"weights": [0.5]}))
-    clean = action.run({"stages": "upload,scan", "model-path": "model", "build-number": "8"})
+    clean = action.run({"stages": "upload,scan", "model-path": "model", "build-number": "8", "model-version": "8"})
 
     assert clean.returncode == 0, clean.log
     assert clean.outputs["scan-result"] == "pass"

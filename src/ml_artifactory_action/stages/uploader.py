@@ -159,7 +159,11 @@ class Uploader:
     def confirm_target(self, plan: FilePlan) -> None:
         """Just before deploying: the path still holds what it held when planned (or our content)."""
         now = deploy.stored_sha256(self.client, self.repo, plan.path)
-        if self.overwrite or now == plan.held_before or (now is not None and now == plan.sha256):
+        if self.overwrite or now == plan.held_before:
+            return
+        if now is not None and plan.sha256 is None:
+            plan.sha256 = self.hash(plan)  # filled meanwhile: the same content is no conflict
+        if now is not None and now == plan.sha256:
             return
         raise targets.taken_meanwhile(self.repo, plan.path, now)
 
