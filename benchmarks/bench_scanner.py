@@ -145,7 +145,7 @@ def cases(folder: Path, quick: bool) -> list[tuple[str, str, Path]]:
         ("ops", "pickle of 2M floats, protocol 2", dumped("floats2.pkl", floats, 2)),
         ("ops", "pickle of 3M ints", dumped("ints.pkl", ints)),
         ("ops", "pickle of 5M Nones", dumped("nones.pkl", nones)),
-        ("ops", "pickle of 1M short strings (op by op)", dumped("strings.pkl", strings)),
+        ("ops", "pickle of 1M short strings", dumped("strings.pkl", strings)),
         ("ops", "pickle of 500k (int, float) tuples (op by op)", dumped("pairs.pkl", pairs)),
         ("memory", "60k distinct 4 KiB strings, memoized", dumped("long_strings.pkl", long_strings)),
         (
