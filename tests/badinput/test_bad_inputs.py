@@ -11,8 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.badinput.conftest import Setting
+from tests.fakes.signing_keys import key_pair
 from tests.reliability.conftest import one_error
 
 NUMBER = "7"  # the build the shared registry holds, published and promoted
@@ -46,6 +49,12 @@ def invalid(name: str) -> str:
 
 
 FILES, METRICS = "Model files not usable", "Metrics not readable"
+RSA_KEY = (
+    rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    .decode()
+)
+EC_PUBLIC_KEY = key_pair().public_pem
 CASES = [
     # Paths and globs ---------------------------------------------------------------------------
     Bad(
@@ -506,6 +515,66 @@ CASES = [
         inputs("upload,build-publish,scan,promote,resolve", download_dir="a-file", build_number=NEW),
         invalid("download-dir"),
         ("'a-file' is a file, not a folder", "Set download-dir to a folder"),
+    ),
+    # Signing -----------------------------------------------------------------------------------
+    Bad(
+        "sign-key-without-key",
+        inputs("upload", sign="key", build_number=NEW),
+        invalid("signing-key"),
+        ("is empty but sign is key", "secrets.MODEL_SIGNING_KEY"),
+    ),
+    Bad(
+        "sign-certificate-without-chain",
+        inputs("upload", sign="certificate", signing_key=RSA_KEY, build_number=NEW),
+        invalid("signing-certificate-chain"),
+        ("is empty but sign is certificate", "holds signing-key's public key"),
+    ),
+    Bad(
+        "sign-with-an-rsa-key",
+        inputs("upload", sign="key", signing_key=RSA_KEY, build_number=NEW),
+        "Model not signed",
+        ("signing-key is a RSA key", "elliptic-curve", "openssl ecparam"),
+    ),
+    Bad(
+        "sign-not-a-mode",
+        inputs("upload", sign="gpg", build_number=NEW),
+        invalid("sign"),
+        ("'none', 'sigstore', 'key' or 'certificate'",),
+    ),
+    Bad(
+        "sigstore-without-id-token",
+        inputs("upload", sign="sigstore", build_number=NEW),
+        "Sigstore signing needs id-token: write",
+        ("ACTIONS_ID_TOKEN_REQUEST_URL is not set", "permissions: id-token: write"),
+        env={"ACTIONS_ID_TOKEN_REQUEST_URL": None, "ACTIONS_ID_TOKEN_REQUEST_TOKEN": None},
+    ),
+    Bad(
+        "verify-without-material",
+        inputs("resolve", verify_signature="true"),
+        invalid("verify-signature"),
+        ("needs exactly one of verify-public-key, verify-certificate-chain, or verify-identity + verify-issuer",),
+    ),
+    Bad(
+        "verify-material-unused",
+        inputs("resolve", verify_public_key="-----BEGIN PUBLIC KEY-----"),
+        invalid("verify-signature"),
+        ("is false but verify-public-key is set", "Set verify-signature: true"),
+    ),
+    Bad(
+        "verify-identity-without-issuer",
+        inputs(
+            "resolve",
+            verify_signature="true",
+            verify_identity="https://github.com/acme/m/.github/workflows/t.yml@refs/heads/main",
+        ),
+        invalid("verify-issuer"),
+        ("is empty: Sigstore verification needs both", "https://token.actions.githubusercontent.com"),
+    ),
+    Bad(
+        "verify-unsigned-model",
+        inputs("resolve", verify_signature="true", verify_public_key=EC_PUBLIC_KEY, download_dir="unsigned"),
+        "Model signature refused",
+        ("has no model.sig", "nothing was handed over", "sign: key"),
     ),
 ]
 
