@@ -38,6 +38,7 @@ def test_the_demo_runs_every_stage_on_the_example_and_prints_the_report(tmp_path
         assert section in report
     assert "scan-result          pass" in proc.stdout
     resolved = sorted(p.name for p in (out / "workspace" / "resolved").rglob("*") if p.is_file())
-    assert resolved == ["config.json", "model.safetensors"]
+    assert resolved == ["config.json", "fraud-model.cdx.json", "model.safetensors"]  # the AI-BOM travels with it
+    assert "AI-BOM (CycloneDX 1.6): [fraud-model.cdx.json](" in report
     assert "large night purchase, new merchant, foreign card: p(fraud)=1.000 -> fraud" in proc.stdout
     assert proc.stdout.rstrip().endswith(f"demo: done. Everything is in {out}/.")

@@ -57,6 +57,9 @@ SCAN = ScanResult(
 )
 
 
+BOM_URL = "https://acme.jfrog.io/artifactory/stage/fraud-model/7/fraud-model.cdx.json"
+
+
 def full_context(tmp_path: Path, **inputs: str) -> StageContext:
     ctx = make_context(
         tmp_path,
@@ -71,6 +74,7 @@ def full_context(tmp_path: Path, **inputs: str) -> StageContext:
         2,
         31,
         published=True,
+        bom_url=BOM_URL,
     )
     ctx.state.results[Stage.SCAN] = SCAN
     ctx.state.results[Stage.PROMOTE] = PromoteResult(
@@ -103,6 +107,7 @@ def test_the_report_has_a_section_per_stage_with_the_facts_a_reviewer_needs(tmp_
         f"Published build [fraud-model #7]({BUILD_URL}). 1 files, 2 dependencies, 31 environment variables recorded."
         in text
     )
+    assert f"AI-BOM (CycloneDX 1.6): [fraud-model.cdx.json]({BOM_URL})" in text
     assert "### :x: Xray scan fails the build" in text
     assert "1 violations, 3 vulnerabilities. [Details in Xray](https://acme.jfrog.io/ui/scans/1)" in text
     assert "| High | security | CVE-2025-32434: code \\| exec in torch.load | pypi://torch:2.5.1 | [2.6.0] |" in text

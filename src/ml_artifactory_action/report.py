@@ -139,7 +139,12 @@ def build_section(result: BuildPublishResult) -> str:
     else:
         state = f"Would publish build {link}."
     counts = f"{len(result.artifacts)} files, {result.dependencies} dependencies, {result.env_variables} environment variables recorded."
-    return f"### Build-info\n\n{state} {counts}\n"
+    bom = (
+        f"\n\nAI-BOM (CycloneDX 1.6): [{cell(result.bom_url.rpartition('/')[2])}]({result.bom_url})"
+        if result.bom_url
+        else ""
+    )
+    return f"### Build-info\n\n{state} {counts}{bom}\n"
 
 
 def scan_section(result: ScanResult) -> str:

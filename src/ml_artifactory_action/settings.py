@@ -356,6 +356,20 @@ class Settings(BaseModel):
     dependencies_file: OptionalPath = _input(
         None, "Python dependencies to record: requirements, lock or pip freeze file.", alias="dependencies-file"
     )
+    license: str = _input(
+        "",
+        "The model's license for the AI-BOM and the model card: an SPDX id or expression (Apache-2.0, MIT OR Apache-2.0) or a name.",
+    )
+    base_model: str = _input(
+        "",
+        "The model this one was fine-tuned from (e.g. google-bert/bert-base-uncased), for the AI-BOM and the model card.",
+        alias="base-model",
+    )
+    task: str = _input("", "What the model does (e.g. text-classification), for the AI-BOM and the model card.")
+    datasets: tuple[str, ...] = _input(
+        (),
+        "Data sets the model was trained and evaluated on, one per line, for the AI-BOM and the model card. Default: the MLflow run's dataset inputs when the metrics come from MLflow.",
+    )
     env_include: str = _input(
         "*",
         "Environment variables to record in build-info, ';'-separated wildcards.",
@@ -443,6 +457,11 @@ class Settings(BaseModel):
     @field_validator("model_path", mode="before")
     @classmethod
     def _parse_paths(cls, value: Any) -> Any:
+        return _path_lines(value)
+
+    @field_validator("datasets", mode="before")
+    @classmethod
+    def _parse_datasets(cls, value: Any) -> Any:
         return _path_lines(value)
 
     @field_validator("allowed_globals", mode="before")

@@ -61,7 +61,8 @@ def test_the_readme_example_runs_and_prints_for_people(action: ActionHarness, sa
     version = re.search(r"^--model-version not given: using (\d{8}\.\d{6})$", proc.stdout, re.MULTILINE)
     assert version, proc.stdout
     assert "--model-name not given: using model" in proc.stdout.splitlines()
-    assert SandboxClient(sandbox).files(STAGING) == sorted(f"model/{version.group(1)}/{name}" for name in MODEL)
+    stored = sorted(f"model/{version.group(1)}/{name}" for name in [*MODEL, "model.cdx.json"])  # and the AI-BOM
+    assert SandboxClient(sandbox).files(STAGING) == stored
     assert WORKFLOW_COMMAND.search(log) is None  # no ::add-mask::, ::group::, ::error:: at a terminal
     assert sandbox.admin_token not in log
     assert "== upload" in proc.stdout.splitlines()

@@ -84,7 +84,15 @@ def test_the_full_flow_carries_a_model_from_metrics_to_a_verified_production_dow
     for name, content in MODEL.items():
         assert (action.workspace / "serving" / name).read_bytes() == content
 
-    assert client.files(STAGE) == client.files(PROD) == ["fraud-model/7/config.json", "fraud-model/7/model.safetensors"]
+    assert (
+        client.files(STAGE)
+        == client.files(PROD)
+        == [
+            "fraud-model/7/config.json",
+            "fraud-model/7/fraud-model.cdx.json",  # the AI-BOM, promoted with the build
+            "fraud-model/7/model.safetensors",
+        ]
+    )
     props = client.properties(PROD, "fraud-model/7/model.safetensors")
     assert props["env"] == ["production"]
     assert props["promoted.by"] == ["octocat"]
@@ -94,7 +102,9 @@ def test_the_full_flow_carries_a_model_from_metrics_to_a_verified_production_dow
     assert info["vcs"][0]["revision"] == SHA
     assert info["url"] == "https://github.com/acme/fraud-model/actions/runs/90001"
     stored = {a["path"]: a["sha256"] for a in info["modules"][0]["artifacts"]}
+    bom = stored.pop("fraud-model/7/fraud-model.cdx.json")
     assert stored == {f"fraud-model/7/{n}": hashlib.sha256(c).hexdigest() for n, c in MODEL.items()}
+    assert bom == hashlib.sha256((action.workspace / "serving" / "fraud-model.cdx.json").read_bytes()).hexdigest()
     assert info["modules"][0]["dependencies"] == [
         {"id": "numpy:2.1.0", "type": "pypi", "scopes": ["runtime"], "sha256": REQ_HASH}
     ]
@@ -135,7 +145,7 @@ def test_rerunning_every_stage_changes_nothing(
     assert again.outputs["deployment-id"] == first.outputs["deployment-id"]
     assert "Build fraud-model #7 is already published with these files; nothing to do." in again.stdout
     assert "Build fraud-model #7 is already in ml-models-prod-local as Production; nothing to do." in again.stdout
-    assert "Downloaded 0 of 2 files" in again.stdout
+    assert "Downloaded 0 of 3 files" in again.stdout
     assert client.runs("fraud-model") == ["7"]
     assert len((client.build("fraud-model", "7") or {})["statuses"]) == 1
     assert len(github.deployments) == 1
@@ -172,7 +182,7 @@ def test_an_unsafe_model_uploaded_on_purpose_fails_the_scan_and_is_not_promoted(
     assert result.outputs["scan-result"] == "fail"
     assert json.loads(result.outputs["violations"])[0]["severity"] == "Critical"
     client = SandboxClient(sandbox)
-    assert client.files(STAGE) == ["fraud-model/7/model.pkl"]
+    assert client.files(STAGE) == ["fraud-model/7/fraud-model.cdx.json", "fraud-model/7/model.pkl"]
     assert client.files(PROD) == []
     assert "promoted" not in result.outputs
     assert github.deployments == {}

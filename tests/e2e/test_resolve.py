@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 
@@ -40,8 +41,13 @@ def test_resolve_downloads_the_production_model_verified_and_only_once(
     assert first.outputs == {"download-path": "serving/model", "resolved-build": "7"}
     for name, content in FILES.items():
         assert (action.workspace / "serving" / "model" / name).read_bytes() == content
-    assert "Downloaded 2 of 2 files" in first.stdout
-    assert "Downloaded 0 of 2 files" in again.stdout
+    # the model's two files and its AI-BOM (build-publish lists it in the build)
+    assert "Downloaded 3 of 3 files" in first.stdout
+    assert "Downloaded 0 of 3 files" in again.stdout
+    assert (
+        json.loads((action.workspace / "serving" / "model" / "fraud-model.cdx.json").read_bytes())["bomFormat"]
+        == "CycloneDX"
+    )
     assert "| tokenizer/vocab.txt | 4 B |" in first.summary
     assert "already in place" in again.summary
 
@@ -58,7 +64,7 @@ def test_resolve_by_properties_by_build_and_as_a_dry_run(action: ActionHarness, 
     assert (action.workspace / "p" / "model.safetensors").read_bytes() == FILES["model.safetensors"]
     assert (action.workspace / "b" / "tokenizer" / "vocab.txt").read_bytes() == FILES["tokenizer/vocab.txt"]
     assert not (action.workspace / "d").exists()
-    assert "Would download 2 of 2 files" in dry.stdout
+    assert "Would download 3 of 3 files" in dry.stdout
     assert missing.errors == [
         (
             "Model not found",

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from pathlib import Path
 
 import httpx
 import pytest
-from tests.fakes.history import AQL, Repos, item_row
+from tests.fakes.history import AQL, Repos, item_row, local_repository
 from tests.fakes.jfrog import FakeJFrog, jfrog_error, jfrog_json, log_of, make_context
 
 from ml_artifactory_action.errors import ConfigError, IntegrityError
@@ -57,7 +59,38 @@ def on_server(*artifacts: UploadedArtifact, sha_override: str = "") -> list[dict
     return rows
 
 
+BOM_PUT = r"/artifactory/[^;]+\.cdx\.json(;.*)?"
+
+
+def deploy_answer(request: httpx.Request) -> httpx.Response:
+    """Artifactory's answer to a deploy: what it stored, with its checksums."""
+    body = request.content
+    checksums = {name: hashlib.new(name, body).hexdigest() for name in ("sha1", "sha256", "md5")}
+    path = request.url.path.partition(";")[0].removeprefix("/artifactory/")
+    repo, _, inside = path.partition("/")
+    return jfrog_json({"repo": repo, "path": "/" + inside, "size": len(body), "checksums": checksums})
+
+
+def bom_entry(fake: FakeJFrog) -> dict[str, str]:
+    """The build-info entry of the BOM the stage uploaded: its checksums are those of the bytes sent."""
+    [sent] = fake.sent("PUT", BOM_PUT)
+    assert ";build.name=fraud-model;build.number=7;" in sent.url.raw_path.decode()
+    bom = json.loads(sent.content)
+    assert (bom["bomFormat"], bom["specVersion"]) == ("CycloneDX", "1.6")
+    return {
+        "name": "fraud-model.cdx.json",
+        "type": "json",
+        "path": "fraud-model/7/fraud-model.cdx.json",
+        "originalDeploymentRepo": STAGE,
+        "sha1": hashlib.sha1(sent.content, usedforsecurity=False).hexdigest(),
+        "sha256": hashlib.sha256(sent.content).hexdigest(),
+        "md5": hashlib.md5(sent.content, usedforsecurity=False).hexdigest(),
+    }
+
+
 def publish_context(tmp_path: Path, fake: FakeJFrog, **inputs: str):  # type: ignore[no-untyped-def]
+    fake.on("PUT", BOM_PUT, deploy_answer)
+    fake.on("GET", "/artifactory/api/repositories/[^/]+", local_repository)
     (tmp_path / "workspace").mkdir(parents=True, exist_ok=True)
     (tmp_path / "workspace" / "requirements.txt").write_text(f"numpy==1.26.4 --hash=sha256:{SHA_REQ}\nsix==1.16.0\n")
     defaults = {"stages": "upload,build-publish", "model-path": "model.pkl", "dependencies-file": "requirements.txt"}
@@ -115,6 +148,7 @@ def test_the_build_info_links_files_commit_run_dependencies_and_filtered_env(tmp
             "sha256": "b" * 64,
             "md5": "b" * 32,
         },
+        bom_entry(fake),
     ]
     assert module["dependencies"] == [
         # Artifactory links dependencies by sha1: taken from the file it holds with that sha256
@@ -133,7 +167,17 @@ def test_the_build_info_links_files_commit_run_dependencies_and_filtered_env(tmp
         result.url
         == "https://acme.jfrog.io/ui/builds/fraud-model/7/1714557600250/published?buildRepo=artifactory-build-info"
     )
-    assert ctx.runner.outputs == {"build-name": "fraud-model", "build-number": "7", "build-url": result.url}
+    bom_url = f"https://acme.jfrog.io/artifactory/{STAGE}/fraud-model/7/fraud-model.cdx.json"
+    assert ctx.runner.outputs == {
+        "build-name": "fraud-model",
+        "build-number": "7",
+        "build-url": result.url,
+        "bom-url": bom_url,
+    }
+    assert result.bom_url == bom_url
+    # the BOM is on the server before the build-info that lists it
+    assert [r.method for r in fake.requests if r.method == "PUT"] == ["PUT", "PUT"]
+    assert fake.requests.index(fake.sent("PUT", BOM_PUT)[0]) < fake.requests.index(fake.sent("PUT", BUILD)[0])
     assert result.published
 
 
@@ -168,7 +212,8 @@ def test_without_an_upload_in_this_run_the_files_are_found_by_their_build_proper
 
     [document] = fake.json_sent("PUT", BUILD)
     assert document["started"] == "2024-05-01T10:00:00.000+0000"
-    assert [a["path"] for a in document["modules"][0]["artifacts"]] == ["fraud-model/7/model.pkl"]
+    paths = [a["path"] for a in document["modules"][0]["artifacts"]]
+    assert paths == ["fraud-model/7/model.pkl", "fraud-model/7/fraud-model.cdx.json"]
     assert "dependencies" not in document["modules"][0]
 
 
@@ -188,12 +233,16 @@ def test_a_build_without_files_is_refused_naming_the_build_inputs(tmp_path: Path
 
 def test_an_identical_build_is_not_published_again_and_a_dry_run_publishes_nothing(tmp_path: Path) -> None:
     files = (artifact("fraud-model/7/model.pkl", "a" * 64),)
-    existing = {
-        "name": "fraud-model",
-        "number": "7",
-        "started": "2024-05-01T10:00:00.000+0000",
-        "modules": [{"artifacts": [{"sha256": "a" * 64}]}],
-    }
+    first = FakeJFrog()
+    first.on("POST", AQL, Repos(on_server(*files)).answer)
+    first.on("GET", BUILD_7, jfrog_error(404, "No build was found"))
+    first.on("PUT", BUILD, httpx.Response(204))
+    ctx = publish_context(tmp_path / "a", first)
+    ctx.state.results[Stage.UPLOAD] = uploaded(*files)
+    build_publish.run(ctx)
+    [existing] = first.json_sent("PUT", BUILD)
+    existing["started"] = "2024-05-01T10:00:00.000+0000"
+
     fake = FakeJFrog()
     fake.on("POST", AQL, Repos(on_server(*files)).answer)
     fake.on("GET", BUILD_7, jfrog_json({"buildInfo": existing}))
@@ -214,5 +263,28 @@ def test_an_identical_build_is_not_published_again_and_a_dry_run_publishes_nothi
     result = build_publish.run(ctx)
 
     assert not result.published
-    assert [r.method for r in dry.requests] == ["GET"]
-    assert "Dry run: would publish build fraud-model #7: 1 files, 2 dependencies" in log_of(ctx)
+    assert [r.method for r in dry.requests] == ["GET", "GET"]  # the repository's kind, the build
+    assert "Dry run: would upload the AI-BOM (CycloneDX 1.6, valid) to " in log_of(ctx)
+    assert "Dry run: would publish build fraud-model #7: 2 files, 2 dependencies" in log_of(ctx)
+    assert "bom-url" not in ctx.runner.outputs
+
+
+def test_no_bom_goes_into_a_hugging_face_repository_whose_revision_holds_only_the_commit(tmp_path: Path) -> None:
+    files = (artifact("models/acme/fraud/7/model.safetensors", "a" * 64),)
+    fake = FakeJFrog()
+    fake.on(
+        "GET", f"/artifactory/api/repositories/{STAGE}", jfrog_json({"rclass": "local", "packageType": "huggingfaceml"})
+    )
+    fake.on("POST", AQL, Repos(on_server(*files)).answer)
+    fake.on("GET", BUILD_7, jfrog_error(404, "No build was found"))
+    fake.on("PUT", BUILD, httpx.Response(204))
+    ctx = publish_context(tmp_path, fake)
+    ctx.state.results[Stage.UPLOAD] = uploaded(*files)
+
+    result = build_publish.run(ctx)
+
+    [document] = fake.json_sent("PUT", BUILD)
+    assert [a["path"] for a in document["modules"][0]["artifacts"]] == ["models/acme/fraud/7/model.safetensors"]
+    assert fake.sent("PUT", BOM_PUT) == []
+    assert (result.bom_url, "bom-url" in ctx.runner.outputs) == ("", False)
+    assert f"No AI-BOM written: {STAGE} is a Hugging Face repository" in log_of(ctx)

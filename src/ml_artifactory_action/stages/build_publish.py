@@ -3,6 +3,7 @@
 The files come from this run's upload or, when the upload ran in another job, from the source
 repository by their `build.name` / `build.number` properties. Nothing is published unless every
 file is on the server with the recorded checksums. Re-publishing an identical build is skipped.
+The AI-BOM (`ai_bom.py`) is written beside the model first and is one of the build's artifacts.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from ml_artifactory_action.artifactory.builds import build_ui_url, get_build, publish_build, started_millis
@@ -22,6 +23,7 @@ from ml_artifactory_action.buildinfo.vcs import vcs_for
 from ml_artifactory_action.errors import ConfigError, IntegrityError
 from ml_artifactory_action.model.dependencies import Dependency, read_dependencies
 from ml_artifactory_action.settings import Stage
+from ml_artifactory_action.stages import ai_bom
 from ml_artifactory_action.stages.context import StageContext
 
 MAX_LISTED_FILES = 10
@@ -48,6 +50,7 @@ class BuildPublishResult:
     env_variables: int
     published: bool  # False in a dry run and when the same build was already there
     already_published: bool = False
+    bom_url: str = ""  # the AI-BOM beside the model (not uploaded in a dry run)
 
 
 def preflight(ctx: StageContext) -> None:
@@ -58,7 +61,12 @@ def preflight(ctx: StageContext) -> None:
 def run(ctx: StageContext) -> BuildPublishResult:
     settings = ctx.settings
     name, number = settings.effective_build_name, settings.effective_build_number
-    artifacts, started = collect_artifacts(ctx)
+    files, started = collect_artifacts(ctx)
+    files = ai_bom.model_files(files)
+    dependencies = _linked_dependencies(ctx)
+    # the build's page across its runs (no start time): the BOM must not change when the build re-runs
+    bom = ai_bom.prepare(ctx, files, dependencies, build_ui_url(settings.url, name, number, None, settings.project))
+    artifacts = (*files, bom.artifact) if bom is not None else files
     document = build_info_document(
         BuildInfoInput(
             name=name,
@@ -67,7 +75,7 @@ def run(ctx: StageContext) -> BuildPublishResult:
             started=started,
             run_url=settings.github.run_url,
             artifacts=artifacts,
-            dependencies=_linked_dependencies(ctx),
+            dependencies=dependencies,
             vcs=vcs_for(settings.github),
             env=_environment(ctx),
             principal=settings.github.actor,
@@ -75,10 +83,13 @@ def run(ctx: StageContext) -> BuildPublishResult:
         now=dt.datetime.now(dt.UTC),
         in_ci=bool(settings.github.environment.get("CI")),
     )
-    result = _publish(ctx, document, artifacts)
+    bom_url = ai_bom.upload(ctx, bom, started) if bom is not None else ""  # before the build-info that lists it
+    result = replace(_publish(ctx, document, artifacts), bom_url=bom_url)
     ctx.runner.set_output("build-name", name)
     ctx.runner.set_output("build-number", number)
     ctx.runner.set_output("build-url", result.url)
+    if bom_url:
+        ctx.runner.set_output("bom-url", bom_url)
     return result
 
 
