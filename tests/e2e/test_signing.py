@@ -58,6 +58,7 @@ def test_key_signed_model_travels_to_production_and_resolve_refuses_every_change
     assert f"Signature verified (`model.sig`): signed by {signer}." in good.summary
     served = action.workspace / "serving"
     assert sorted(p.relative_to(served).as_posix() for p in served.rglob("*") if p.is_file()) == [
+        "fraud-model.cdx.json",  # the AI-BOM build-publish adds: beside the signature, not covered by it
         "model.safetensors",
         "model.sig",
         "tokenizer/vocab.txt",
@@ -72,6 +73,8 @@ def test_key_signed_model_travels_to_production_and_resolve_refuses_every_change
             str(served),
             "--signature",
             str(served / "model.sig"),
+            "--ignore-paths",
+            str(served / "fraud-model.cdx.json"),
             "--public_key",
             str(public),
         ],
@@ -152,6 +155,8 @@ def test_certificate_signed_model_verifies_and_files_changed_before_publishing_a
             str(served),
             "--signature",
             str(served / "model.sig"),
+            "--ignore-paths",
+            str(served / "fraud-model.cdx.json"),
             "--certificate_chain",
             str(root),
         ],
