@@ -176,6 +176,11 @@ def test_certificate_signed_model_verifies_and_files_changed_before_publishing_a
     )
     assert (served / "model.safetensors").read_bytes() == FILES["model.safetensors"], "build 7 stays as it was"
     assert not (served / "extra.py").exists()
+    (served / "old-weights.bin").write_bytes(b"from an older model")
+    again = resolve(action, "serving", **trust)
+    assert again.returncode == 0, again.log
+    assert "Downloaded 0 of 3 files" in again.stdout
+    assert ("warning", "download-dir holds files the signature does not cover") in [a[:2] for a in again.annotations]
 
 
 def test_sigstore_without_id_token_permission_stops_before_upload(

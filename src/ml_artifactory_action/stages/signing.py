@@ -172,7 +172,25 @@ def fetch_verified(
         _move_in(staging, destination, relatives, Handover.for_workspace(ctx.settings.github.workspace))
     finally:
         shutil.rmtree(hidden, ignore_errors=True)
+    _warn_about_leftovers(ctx, destination, relatives)
     return verified
+
+
+def _warn_about_leftovers(ctx: StageContext, destination: Path, relatives: Sequence[str]) -> None:
+    """Files download-dir held before (an older model's) are not the verified model: say so, leave them."""
+    model = set(relatives)
+    others = sorted(
+        p.relative_to(destination).as_posix()
+        for p in destination.rglob("*")
+        if p.is_file() and p.relative_to(destination).as_posix() not in model
+    )
+    if others:
+        shown = ", ".join(others[:10]) + (f" and {len(others) - 10} more" if len(others) > 10 else "")
+        ctx.runner.warning(
+            "download-dir holds files the signature does not cover",
+            f"{shown} were already in {ctx.settings.download_dir} and are not part of the verified model; they "
+            "were left as they are. Load only the model's files, or resolve into an empty download-dir.",
+        )
 
 
 def _link_in_place(current: Path, staged: Path) -> None:
