@@ -179,7 +179,8 @@ def test_certificate_signed_model_verifies_and_files_changed_before_publishing_a
     (served / "old-weights.bin").write_bytes(b"from an older model")
     again = resolve(action, "serving", **trust)
     assert again.returncode == 0, again.log
-    assert "Downloaded 0 of 3 files" in again.stdout
+    assert "Downloaded 0 of 4 files" in again.stdout, "the model, model.sig and the AI-BOM, unsigned beside them"
+    assert [p.name for p in served.glob("*.cdx.json")] == ["fraud-model.cdx.json"]
     assert ("warning", "download-dir holds files the signature does not cover") in [a[:2] for a in again.annotations]
 
 
