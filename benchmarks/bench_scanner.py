@@ -130,6 +130,7 @@ def cases(folder: Path, quick: bool) -> list[tuple[str, str, Path]]:
     ints = [OrderedDict(), *range(3_000_000 // scale)]
     strings = [OrderedDict(), *(f"token{i}" for i in range(1_000_000 // scale))]
     pairs = [OrderedDict(), *((i, float(i)) for i in range(500_000 // scale))]
+    dicts = [OrderedDict(), *({f"k{i}": i for i in range(1024)} for _ in range(5_000 // scale))]
     long_strings = [OrderedDict(), *(f"{i:08d}" * 512 for i in range(60_000 // scale))]
 
     def joblib_arrays(path: Path) -> None:
@@ -148,6 +149,7 @@ def cases(folder: Path, quick: bool) -> list[tuple[str, str, Path]]:
         ("ops", "pickle of 1M short strings", dumped("strings.pkl", strings)),
         ("ops", "pickle of 500k (int, float) tuples (op by op)", dumped("pairs.pkl", pairs)),
         ("memory", "60k distinct 4 KiB strings, memoized", dumped("long_strings.pkl", long_strings)),
+        ("memory", "5k dicts of 1,024 str -> int, all reachable", dumped("dicts.pkl", dicts)),
         (
             "memory",
             "1M nested 3-tuples, all reachable",

@@ -30,7 +30,7 @@ from .limits import MAX_LZMA_MEMORY, MAX_MEMBERS, Budget, LimitExceeded
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
 _JOBLIB_ZFILE_HEADER = 2 + 19  # "ZF", then the length in hex padded to 19 characters (and maybe a space)
 _COPY_BLOCK = 1024 * 1024
-SPOOL_IN_MEMORY = 8 * 1024 * 1024
+SPOOL_IN_MEMORY = 2 * 1024 * 1024  # per nested level (up to MAX_DEPTH at once): larger ones go to disk
 
 
 class Readable(Protocol):

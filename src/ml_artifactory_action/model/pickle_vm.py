@@ -30,7 +30,8 @@ MAX_ITEMS = 1_024  # items kept per list or dict; the rest are counted by nothin
 # no arguments, so memory stays bounded whatever the pickle; imports are still all seen.
 MAX_KEPT = 64 * 1024**2
 SHORT = 256  # strings up to this long (names) are kept on the stack whatever the budget
-_CONTAINER, _ITEM, _INSTANCE = 64, 8, 160
+# Estimated sizes, from CPython 3.11's objects: a list or tuple, one slot, a dict entry, an Instance.
+_CONTAINER, _ITEM, _PAIR, _INSTANCE = 64, 8, 48, 400
 
 
 @dataclass(frozen=True)
@@ -96,16 +97,17 @@ class PickleVM:
             self._check_depth(1)
             if not isinstance(value, GlobalRef | Instance):
                 value = NUMBER if isinstance(value, int | float) else UNKNOWN
-        elif isinstance(value, str | bytes) and len(value) > SHORT and not self.keep(len(value)):
-            value = Large(len(value))
-        elif isinstance(value, int) and value.bit_length() > SHORT * 8 and not self.keep(value.bit_length() // 8):
+        elif type(value) is str or type(value) is bytes:
+            if len(value) > SHORT and not self.keep(len(value)):
+                value = Large(len(value))
+        elif type(value) is int and value.bit_length() > SHORT * 8 and not self.keep(value.bit_length() // 8):
             value = NUMBER
         self.stack.append(value)
 
     def container(self, items: list[object] | tuple[object, ...], kind: type) -> object:
         """A list, tuple or dict of `items` as the model keeps it: UNKNOWN once lean."""
         kept = items[:MAX_ITEMS]
-        if not self.keep(_CONTAINER + _ITEM * len(kept)):
+        if not self.keep(_CONTAINER + sum(_ITEM + _size(item) for item in kept)):
             return UNKNOWN
         if kind is dict:
             result: dict[object, object] = {}
@@ -115,6 +117,9 @@ class PickleVM:
 
     def memoize(self) -> None:
         _memoize(self)
+
+    def put(self, key: object) -> None:
+        _put(self, key)
 
     def push_run(self, value: object, count: int) -> None:
         """Push `count` copies of one literal (a run of fixed-width opcodes read in bulk)."""
@@ -157,7 +162,7 @@ class PickleVM:
         self.calls += 1
         if isinstance(func, GlobalRef) and func.dotted in _FACTORIES and args and isinstance(args[0], GlobalRef):
             return Instance(args[0].dotted)
-        kept = args[:MAX_ITEMS] if self.keep(_INSTANCE + _ITEM * min(len(args), MAX_ITEMS)) else ()
+        kept = args[:MAX_ITEMS] if self.keep(_INSTANCE + sum(_ITEM + _size(arg) for arg in args[:MAX_ITEMS])) else ()
         return Instance(_class_name(func), kept, initialised=True)
 
     def build(self, _: object) -> None:
@@ -168,6 +173,15 @@ class PickleVM:
 
 def _ignore(_: object) -> None:
     return None
+
+
+def _size(value: object) -> int:
+    """Bytes a value put in a container may hold alive by itself (containers count at creation)."""
+    if isinstance(value, str | bytes):
+        return 49 + len(value)
+    if isinstance(value, int | float | Large) and not isinstance(value, bool):
+        return 32
+    return 0
 
 
 def _name_or_unknown(value: object) -> str:
@@ -186,7 +200,7 @@ def _set_state(vm: PickleVM, target: Instance, state: object) -> None:
     target.state = state
     parts = state if isinstance(state, tuple) and len(state) == 2 else (state, None)
     for part in parts:
-        if isinstance(part, dict) and len(target.attrs) < MAX_ITEMS and vm.keep(_ITEM * 2 * len(part)):
+        if isinstance(part, dict) and len(target.attrs) < MAX_ITEMS and vm.keep(_PAIR * len(part)):  # shared: no sizes
             target.attrs.update(part)
         elif part is not None:
             target.opaque_state = True  # not a dict, or more than the model keeps
@@ -195,7 +209,7 @@ def _set_state(vm: PickleVM, target: Instance, state: object) -> None:
 def _add_pairs(vm: PickleVM, target: object, items: list[object]) -> None:
     if isinstance(target, dict):
         for key, value in zip(items[::2], items[1::2], strict=False):
-            if len(target) >= MAX_ITEMS or not vm.keep(_ITEM * 2):
+            if len(target) >= MAX_ITEMS or not vm.keep(_PAIR + _size(key) + _size(value)):
                 return
             _set_item(target, key, value)
 
@@ -252,7 +266,7 @@ def _append(vm: PickleVM, items: list[object]) -> None:
     target = vm.top()
     if isinstance(target, list) and len(target) < MAX_ITEMS:
         added = items[: MAX_ITEMS - len(target)]
-        if vm.keep(_ITEM * len(added)):
+        if vm.keep(sum(_ITEM + _size(item) for item in added)):
             target.extend(added)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from . import limits, pickle_vm
 from .byte_reader import ByteReader, Truncated
 from .joblib_arrays import WRAPPERS, ArrayBlock, LostSync, array_block
-from .pickle_args import DECODERS, NUMBER, PickleSyntaxError
+from .pickle_args import DECODERS, NUMBER, UNKNOWN, PickleSyntaxError
 from .pickle_args import lenient as _lenient
 from .pickle_vm import GlobalRef, Instance, PickleVM
 
@@ -148,7 +148,12 @@ def _spec(name: str, kind: str | None) -> _Spec:
 
 
 _SPECS: list[_Spec | None] = [_spec(*_OPCODES[code]) if code in _OPCODES else None for code in range(256)]
-_STOP, _BUILD, _SHORT_TEXT, _MEMOIZE = ord("."), ord("b"), 0x8C, 0x94
+_STOP, _BUILD, _SHORT_TEXT, _MEMOIZE, _BINPUT, _BINGET = ord("."), ord("b"), 0x8C, 0x94, ord("q"), ord("h")
+# What `_pushes` does: argument widths (a short string's is read from its length byte), constants.
+_PUSH_WIDTHS = {_SHORT_TEXT: 0, _MEMOIZE: 0, _BINPUT: 1, _BINGET: 1, ord("K"): 1, ord("M"): 2, ord("J"): 4}
+_PUSH_WIDTHS |= {ord("G"): 8, ord("N"): 0, 0x88: 0, 0x89: 0}
+_PUSHED: dict[int, object] = {ord("G"): NUMBER, ord("N"): None, 0x88: True, 0x89: False}
+_FIXED_PUSH = {ord("K"): _FIXED["uint1"][1], ord("M"): _FIXED["uint2"][1], ord("J"): _FIXED["int4"][1]}
 _LOOKAHEAD = 2 + 255  # the longest opcode read from the buffer: a one-byte length and its bytes
 
 
@@ -213,18 +218,34 @@ class _Walker:
                 self._after_build()
                 offset = end
 
-    def _memoized_texts(self, buffer: bytes, offset: int, end: int) -> int:
-        """SHORT_BINUNICODE then MEMOIZE, again and again (protocol 4's strings: names, keys, a
-        vocabulary): both opcodes of each pair done here, with the same effect. Bytes consumed."""
-        vm, start, decode = self.walk.vm, offset, _SHORT["unicodestring1"]
+    def _pushes(self, buffer: bytes, offset: int, end: int) -> int:
+        """Opcodes that only push a literal or touch the memo (short strings, ints, floats, None,
+        booleans, MEMOIZE, BINPUT, BINGET: most of a pickle of dicts, lists and names), done in a
+        tight loop with the same effect as one by one. Bytes consumed; 0 when the first is another."""
+        vm, start, ops, decode = self.walk.vm, offset, 0, _SHORT["unicodestring1"]
+        push, memo = vm.push, vm.memo
         while offset + 1 < end:
-            stop = offset + 2 + buffer[offset + 1]
-            if stop >= end or buffer[offset] != _SHORT_TEXT or buffer[stop] != _MEMOIZE:
+            code = buffer[offset]
+            width = _PUSH_WIDTHS.get(code)
+            if width is None:
                 break
-            self._count(2)
-            vm.push(_lenient(decode, buffer[offset + 2 : stop]))
-            vm.memoize()
-            offset = stop + 1
+            if code == _SHORT_TEXT:
+                width = 1 + buffer[offset + 1]
+            if offset + 1 + width > end:
+                break
+            at = offset + 1
+            if code == _SHORT_TEXT:
+                push(_lenient(decode, buffer[at + 1 : at + width]))
+            elif code == _MEMOIZE:
+                vm.memoize()
+            elif code == _BINPUT:
+                vm.put(buffer[at])
+            elif code == _BINGET:
+                push(memo.get(buffer[at], UNKNOWN))
+            else:
+                push(_PUSHED[code] if code in _PUSHED else _FIXED_PUSH[code](buffer, at))
+            offset, ops = at + width, ops + 1
+        self._count(ops)
         return offset - start
 
     def _check(self, name: str, arg: object) -> None:
@@ -236,9 +257,9 @@ class _Walker:
     def _bulk(self, code: int, buffer: bytes, offset: int, end: int) -> int:
         """Bytes of opcodes done in bulk from here (0: none, go op by op)."""
         run = _RUNS.get(code)
-        if run is not None:
-            return self._run_of_literals(buffer, offset, run)
-        return self._memoized_texts(buffer, offset, end) if code == _SHORT_TEXT else 0
+        if run is not None and (done := self._run_of_literals(buffer, offset, run)):
+            return done
+        return self._pushes(buffer, offset, end) if code in _PUSH_WIDTHS else 0
 
     def _run_of_literals(self, buffer: bytes, offset: int, run: _Run) -> int:
         """Many fixed-width literal opcodes in a row (a list of floats, ints, None) read in bulk.
