@@ -137,10 +137,10 @@ def test_sigstore_signing_asks_for_a_sigstore_token_and_fails_clearly_at_fulcio(
 
     assert [url.params["audience"] for url in asked] == ["sigstore"]
     assert failed.value.message.startswith(
-        "Sigstore keyless signing failed before anything was uploaded: the job's ID token was obtained, but Fulcio "
-        "(certificate) or Rekor (transparency log) did not answer as expected ("
+        "Sigstore keyless signing failed before anything was uploaded: the job's ID token was obtained, but Sigstore "
+        "(its trust root, OIDC discovery, Fulcio or Rekor) did not answer as expected (ConnectionError: "
     )
     assert "HTTPConnectionPool(host='127.0.0.1', port=9)" in failed.value.message, failed.value.message
     assert "url: /api/v2/signingCert" in failed.value.message, "Fulcio's certificate request is where it stops"
-    assert failed.value.fix.startswith("Retry the job; the runner must reach fulcio.sigstore.dev")
+    assert failed.value.fix.startswith("Retry the job; the runner must reach tuf-repo-cdn.sigstore.dev")
     assert "::add-mask::" in log.getvalue(), "the ID token is masked as it arrives"

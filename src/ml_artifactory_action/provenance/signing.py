@@ -213,14 +213,17 @@ def _signing_failure(method: SigningMethod, exc: Exception) -> str:
     if method.mode == SignMode.SIGSTORE:
         return (
             "Sigstore keyless signing failed before anything was uploaded: the job's ID token was obtained, but "
-            f"Fulcio (certificate) or Rekor (transparency log) did not answer as expected ({what})"
+            f"Sigstore (its trust root, OIDC discovery, Fulcio or Rekor) did not answer as expected ({what})"
         )
     return f"Signing the model failed, so nothing was uploaded: {what}"
 
 
 def _signing_fix(method: SigningMethod) -> str:
     if method.mode == SignMode.SIGSTORE:
-        return "Retry the job; the runner must reach fulcio.sigstore.dev and rekor.sigstore.dev (or use sign: key)."
+        return (
+            "Retry the job; the runner must reach tuf-repo-cdn.sigstore.dev, oauth2.sigstore.dev, fulcio.sigstore.dev "
+            "and rekor.sigstore.dev (or those of sigstore-trust-config), or use sign: key."
+        )
     return (
         "signing-key must be an unencrypted PEM elliptic-curve private key (P-256, P-384 or P-521), e.g. "
         "`openssl ecparam -name prime256v1 -genkey -noout`"
