@@ -164,3 +164,17 @@ def test_memoized_strings_done_in_bulk_push_and_memoize_each_one() -> None:
     assert walk.vm.memo_len == len(words)
     assert walk.vm.result == "w7"  # BINGET 7 found the eighth string in the memo
     assert len(walk.vm.stack) == len(words)
+
+
+def test_small_tuples_done_in_bulk_nest_exactly() -> None:
+    data = b"\x80\x02N" + b"K\x01K\x02\x87" + b"K\x03\x86" * 1_000 + b"."  # (((None, 1, 2), 3), 3)...
+
+    walk = walk_stream(ByteReader(io.BytesIO(data)))
+
+    assert walk.complete
+    assert walk.vm.stack == []
+    depth, value = 0, walk.vm.result
+    while isinstance(value, tuple) and len(value) == 2:
+        assert value[1] == 3
+        depth, value = depth + 1, value[0]
+    assert (depth, value) == (1_000, (None, 1, 2))

@@ -121,6 +121,9 @@ class PickleVM:
     def put(self, key: object) -> None:
         _put(self, key)
 
+    def tuple_of(self, count: int) -> None:
+        _tuple_of(self, count)
+
     def push_run(self, value: object, count: int) -> None:
         """Push `count` copies of one literal (a run of fixed-width opcodes read in bulk)."""
         self._check_depth(count)

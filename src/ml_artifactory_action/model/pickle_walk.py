@@ -151,7 +151,8 @@ _SPECS: list[_Spec | None] = [_spec(*_OPCODES[code]) if code in _OPCODES else No
 _STOP, _BUILD, _SHORT_TEXT, _MEMOIZE, _BINPUT, _BINGET = ord("."), ord("b"), 0x8C, 0x94, ord("q"), ord("h")
 # What `_pushes` does: argument widths (a short string's is read from its length byte), constants.
 _PUSH_WIDTHS = {_SHORT_TEXT: 0, _MEMOIZE: 0, _BINPUT: 1, _BINGET: 1, ord("K"): 1, ord("M"): 2, ord("J"): 4}
-_PUSH_WIDTHS |= {ord("G"): 8, ord("N"): 0, 0x88: 0, 0x89: 0}
+_TUPLES = {0x85: 1, 0x86: 2, 0x87: 3}  # TUPLE1, TUPLE2, TUPLE3
+_PUSH_WIDTHS |= {ord("G"): 8, ord("N"): 0, 0x88: 0, 0x89: 0} | dict.fromkeys(_TUPLES, 0)
 _PUSHED: dict[int, object] = {ord("G"): NUMBER, ord("N"): None, 0x88: True, 0x89: False}
 _FIXED_PUSH = {ord("K"): _FIXED["uint1"][1], ord("M"): _FIXED["uint2"][1], ord("J"): _FIXED["int4"][1]}
 _LOOKAHEAD = 2 + 255  # the longest opcode read from the buffer: a one-byte length and its bytes
@@ -219,9 +220,10 @@ class _Walker:
                 offset = end
 
     def _pushes(self, buffer: bytes, offset: int, end: int) -> int:
-        """Opcodes that only push a literal or touch the memo (short strings, ints, floats, None,
-        booleans, MEMOIZE, BINPUT, BINGET: most of a pickle of dicts, lists and names), done in a
-        tight loop with the same effect as one by one. Bytes consumed; 0 when the first is another."""
+        """Opcodes that only push a literal, touch the memo or make a small tuple (short strings,
+        ints, floats, None, booleans, MEMOIZE, BINPUT, BINGET, TUPLE1-3: most of a pickle of dicts,
+        lists and names), done in a tight loop with the same effect as one by one. Bytes
+        consumed; 0 when the first is another."""
         vm, start, ops, decode = self.walk.vm, offset, 0, _SHORT["unicodestring1"]
         push, memo = vm.push, vm.memo
         while offset + 1 < end:
@@ -242,6 +244,8 @@ class _Walker:
                 vm.put(buffer[at])
             elif code == _BINGET:
                 push(memo.get(buffer[at], UNKNOWN))
+            elif code in _TUPLES:
+                vm.tuple_of(_TUPLES[code])
             else:
                 push(_PUSHED[code] if code in _PUSHED else _FIXED_PUSH[code](buffer, at))
             offset, ops = at + width, ops + 1
