@@ -48,6 +48,7 @@ status=0
     --metrics-file metrics.json \
     --thresholds $'accuracy >= 0.90\nf1 >= 0.85\nloss <= 0.4' \
     --dependencies-file requirements.txt \
+    --license Apache-2.0 --task tabular-classification --datasets synthetic-card-transactions \
     --comment "make demo" \
     --download-dir resolved
 ) || status=$?

@@ -65,6 +65,7 @@ echo "== ml-artifactory run: $MODEL_ID revision $REVISION, hf-dev-local -> hf-pr
     --metrics-file metrics.json \
     --thresholds $'accuracy >= 0.90\nf1 >= 0.85\nloss <= 0.4' \
     --dependencies-file requirements.txt \
+    --license Apache-2.0 --task tabular-classification --datasets synthetic-card-transactions \
     --comment "make demo-hf" \
     --download-dir resolved
 ) || { status=$?; cat "$OUT/summary.md"; echo "demo-hf: the pipeline failed (exit $status)" >&2; exit "$status"; }

@@ -33,6 +33,14 @@ class Stage(enum.StrEnum):
     RESOLVE = "resolve"
 
 
+class ModelCardMode(enum.StrEnum):
+    """When upload adds a README.md model card to a model without one (`model-card`)."""
+
+    AUTO = "auto"  # Hugging Face repositories, where the Hub shows it
+    ALWAYS = "always"
+    NONE = "none"
+
+
 class SignMode(enum.StrEnum):
     """How upload signs the model folder (`sign`)."""
 
@@ -366,6 +374,12 @@ class Settings(BaseModel):
         alias="base-model",
     )
     task: str = _input("", "What the model does (e.g. text-classification), for the AI-BOM and the model card.")
+    model_card: ModelCardMode = _input(
+        ModelCardMode.AUTO,
+        "Add a README.md model card (Hugging Face metadata: license, tags, datasets, base_model, model-index with the gate's metrics) to a model that has none: auto (Hugging Face repositories), always, or none. A README.md among the model's files is never replaced.",
+        alias="model-card",
+        action_default="auto",
+    )
     datasets: tuple[str, ...] = _input(
         (),
         "Data sets the model was trained and evaluated on, one per line, for the AI-BOM and the model card. Default: the MLflow run's dataset inputs when the metrics come from MLflow.",

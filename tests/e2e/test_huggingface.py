@@ -47,7 +47,10 @@ def _workspace(action: ActionHarness) -> dict[str, str]:
 
 
 def _run(action: ActionHarness, stages: str, **inputs: str) -> ActionResult:
+    # The Hugging Face protocol's tests: the README.md model card (model-card: auto) is tested in test_demo_hf.py
+    # and tests/e2e/test_model_card.py, so these see only the model's own files.
     given = {"stages": stages, "model-path": "model", "repo": DEV, "target-repo": PROD, "model-name": "acme/fraud"}
+    given["model-card"] = "none"
     return action.run(given | {"download-dir": "serving"} | inputs)
 
 

@@ -12,15 +12,8 @@ from cyclonedx.validation.json import JsonStrictValidator
 from ml_artifactory_action.errors import IntegrityError
 from ml_artifactory_action.model.dependencies import Dependency
 from ml_artifactory_action.model.thresholds import Threshold
-from ml_artifactory_action.provenance.bom import (
-    BomFile,
-    BomInput,
-    Dataset,
-    ModelCardFacts,
-    bom_file_name,
-    build_bom,
-    check_bom,
-)
+from ml_artifactory_action.provenance.bom import BomFile, BomInput, bom_file_name, build_bom, check_bom
+from ml_artifactory_action.provenance.facts import Dataset, ModelCardFacts
 
 SHA256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 SHA1 = "a94a8fe5ccb19ba61c4c0873d391e987982fbbd3"

@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from ml_artifactory_action.errors import MetricsError
-from ml_artifactory_action.provenance.bom import Dataset
 from ml_artifactory_action.provenance.datasets import mlflow_datasets, named_datasets
+from ml_artifactory_action.provenance.facts import Dataset
 
 # runs/get as MLflow 2.x/3.x answers it after mlflow.log_input(mlflow.data.from_pandas(df, source=...))
 RUN = {

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -33,7 +33,7 @@ from packageurl import PackageURL
 from ml_artifactory_action import __version__
 from ml_artifactory_action.errors import IntegrityError
 from ml_artifactory_action.model.dependencies import Dependency
-from ml_artifactory_action.model.thresholds import Threshold
+from ml_artifactory_action.provenance.facts import Dataset, ModelCardFacts
 
 SCHEMA_VERSION = SchemaVersion.V1_6
 BOM_SUFFIX = ".cdx.json"
@@ -53,28 +53,6 @@ class BomFile:
     sha256: str
     sha1: str = ""
     md5: str = ""
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """A data set the model was trained or evaluated on: by name, with where it is and its digest if known."""
-
-    name: str
-    source: str = ""
-    digest: str = ""
-
-
-@dataclass(frozen=True)
-class ModelCardFacts:
-    """What the card says: from the gate (metrics, thresholds), the upload (framework) and the inputs."""
-
-    task: str = ""
-    frameworks: tuple[str, ...] = ()
-    metrics: dict[str, float] = field(default_factory=dict)
-    thresholds: tuple[Threshold, ...] = ()
-    datasets: tuple[Dataset, ...] = ()
-    license: str = ""
-    base_model: str = ""
 
 
 @dataclass(frozen=True)

@@ -8,16 +8,27 @@ MLflow records them on the run (`mlflow.log_input`); `runs/get` returns them und
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
 
 from ml_artifactory_action.errors import MetricsError
-from ml_artifactory_action.provenance.bom import Dataset
+from ml_artifactory_action.provenance.facts import Dataset
+from ml_artifactory_action.settings import Settings
 
 MLFLOW_RUN_API = "api/2.0/mlflow/runs/get"
 _SOURCE_KEYS = ("uri", "url", "path", "hf_dataset_name", "table_name")
+
+
+def datasets_of(settings: Settings, http: Callable[[], httpx.Client]) -> tuple[Dataset, ...]:
+    """The `datasets` input, else the MLflow run's dataset inputs when the gate reads MLflow."""
+    if settings.datasets:
+        return named_datasets(settings.datasets)
+    if settings.metrics_file is None and settings.mlflow_tracking_uri and settings.mlflow_run_id:
+        with http() as client:
+            return mlflow_datasets(client, settings.mlflow_tracking_uri, settings.mlflow_run_id)
+    return ()
 
 
 def named_datasets(names: Sequence[str]) -> tuple[Dataset, ...]:

@@ -26,12 +26,11 @@ from ml_artifactory_action.provenance.bom import (
     BOM_SUFFIX,
     BomFile,
     BomInput,
-    Dataset,
-    ModelCardFacts,
     bom_file_name,
     build_bom,
 )
-from ml_artifactory_action.provenance.datasets import mlflow_datasets, named_datasets
+from ml_artifactory_action.provenance.datasets import datasets_of
+from ml_artifactory_action.provenance.facts import ModelCardFacts
 from ml_artifactory_action.settings import Stage
 from ml_artifactory_action.stages.context import StageContext
 
@@ -165,7 +164,7 @@ def _card(ctx: StageContext) -> ModelCardFacts:
         frameworks=tuple(stored.get(FRAMEWORK_PROPERTY, ())),
         metrics=metrics,
         thresholds=settings.thresholds,
-        datasets=_datasets(ctx),
+        datasets=datasets_of(settings, ctx.http),
         license=settings.license,
         base_model=settings.base_model,
     )
@@ -189,13 +188,3 @@ def _metrics(properties: Mapping[str, tuple[str, ...]]) -> dict[str, float]:
         repo="", path=".", name="", properties={k: v for k, v in properties.items() if k.startswith(METRIC_PREFIX)}
     )
     return metric_properties([carrier])
-
-
-def _datasets(ctx: StageContext) -> tuple[Dataset, ...]:
-    settings = ctx.settings
-    if settings.datasets:
-        return named_datasets(settings.datasets)
-    if settings.metrics_file is None and settings.mlflow_tracking_uri and settings.mlflow_run_id:
-        with ctx.http() as http:
-            return mlflow_datasets(http, settings.mlflow_tracking_uri, settings.mlflow_run_id)
-    return ()

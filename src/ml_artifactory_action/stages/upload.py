@@ -9,6 +9,7 @@ already hold and what the target paths hold, and `uploader.Uploader` deploys eac
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from ml_artifactory_action.model.hash_cache import HashCache
 from ml_artifactory_action.model.pickle_policy import refusal_advice
 from ml_artifactory_action.runner import Runner, human_size
 from ml_artifactory_action.settings import Settings, Stage
-from ml_artifactory_action.stages import signing, upload_hf, upload_ml
+from ml_artifactory_action.stages import signing, upload_card, upload_hf, upload_ml
 from ml_artifactory_action.stages.context import StageContext
 from ml_artifactory_action.stages.upload_result import (
     CANNOT_BE_CHECKED,
@@ -54,19 +55,25 @@ def run(ctx: StageContext) -> UploadResult:
     runner.info(f"Selected {len(files)} files, {human_size(sum(f.size for f in files))}")
     unsafe = check_safety(files, settings, runner)
     single = _single_target(settings, files)
-    with signing.signed_selection(ctx, files, single) as (selection, signed):
-        result = _publish(ctx, selection, single, unsafe)
+    repository = storage.require_deployable(ctx.client, settings.repo)
+    with tempfile.TemporaryDirectory(prefix="ml-artifactory-card-") as scratch:
+        files = upload_card.with_card(ctx, files, repository, single, Path(scratch))  # before signing: it is signed too
+        with signing.signed_selection(ctx, files, single) as (selection, signed):
+            result = _publish(ctx, selection, single, unsafe, repository)
     return dataclasses.replace(result, signed_by=signed.signer) if signed else result
 
 
 def _publish(
-    ctx: StageContext, files: Sequence[ModelFile], single: str, unsafe: dict[Path, tuple[str, ...]]
+    ctx: StageContext,
+    files: Sequence[ModelFile],
+    single: str,
+    unsafe: dict[Path, tuple[str, ...]],
+    repository: storage.Repository,
 ) -> UploadResult:
     settings, runner = ctx.settings, ctx.runner
     folder = target_folder(settings)
     props = upload_properties(settings, files, ctx.state.get(Stage.GATE), ctx.state.build_timestamp, runner)
     client = ctx.client
-    repository = storage.require_deployable(client, settings.repo)
     if repository.package_type == huggingface.PACKAGE_TYPE:
         return _publish_hf(ctx, files, props, unsafe)
     cache = HashCache(settings.hash_cache_dir, Handover.for_workspace(settings.github.workspace))
