@@ -191,3 +191,31 @@ def test_unusable_signing_key_is_a_signing_error(tmp_path: Path, chain: Chain) -
     assert rsa_key.value.message == "signing-key is a RSA key; OpenSSF model signing takes elliptic-curve keys"
     assert "does not match" in wrong_cert.value.message
     assert not list((tmp_path / "w1").glob("*.pem")), "the key file is removed"
+
+
+def test_a_jfrog_ml_manifest_beside_the_model_is_left_aside_unless_it_was_signed(tmp_path: Path, key: KeyPair) -> None:
+    """A JFrog ML repository writes model-manifest.json beside a version after upload: not a change. A model
+    whose own files include one had it signed, and then it is checked like any file."""
+    folder, _ = signed_folder(tmp_path / "a", SigningMethod(SignMode.KEY, private_key_pem=key.private_pem))
+    (folder / "model-manifest.json").write_text('{"files": []}')
+    files = model_files(tmp_path / "b" / "src")
+    (tmp_path / "b" / "src" / "model-manifest.json").write_text("{}")
+    (tmp_path / "b" / "work").mkdir()
+    method = SigningMethod(SignMode.KEY, private_key_pem=key.private_pem)
+    signed = sign_files(
+        [*files, (tmp_path / "b" / "src" / "model-manifest.json", "model-manifest.json")],
+        "m",
+        method,
+        tmp_path / "b" / "work",
+    )
+    own = tmp_path / "b" / "own"
+    for local, relative in files:
+        (own / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(local, own / relative)
+    shutil.copyfile(signed.signature, own / "model.sig")
+    (own / "model-manifest.json").write_text('{"changed": true}')
+
+    assert verify_folder(folder, Trust(public_key_pem=key.public_pem), tmp_path).files == 3
+    with pytest.raises(SignatureError) as refused:
+        verify_folder(own, Trust(public_key_pem=key.public_pem), tmp_path)
+    assert "Hash mismatch for 'model-manifest.json'" in refused.value.message

@@ -21,11 +21,12 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ml_artifactory_action.artifactory.ml_repo import MANIFEST_NAME as ML_MANIFEST_NAME
 from ml_artifactory_action.errors import SignatureError, SigningError
 from ml_artifactory_action.settings import SignMode
 
@@ -85,6 +86,12 @@ def is_unsigned_companion(relative: str) -> bool:
     """model.sig and AI-BOM files sit in the folder without being covered by the signature."""
     name = relative.rpartition("/")[2]
     return name == SIGNATURE_NAME or name.endswith(BOM_SUFFIX)
+
+
+def unsigned_beside(relative: str, signed: Collection[str]) -> bool:
+    """What a verified folder may hold unsigned: the companions, and the manifest a JFrog ML repository
+    writes beside a model version after upload (when the signature does not list a file of that name)."""
+    return is_unsigned_companion(relative) or (relative == ML_MANIFEST_NAME and relative not in signed)
 
 
 # Signing --------------------------------------------------------------------------------------
@@ -245,10 +252,11 @@ def verify_folder(folder: Path, trust: Trust, workdir: Path) -> Verified:
         raise SignatureError(
             f"The model has no {SIGNATURE_NAME}, so its signature cannot be checked; nothing was handed over."
         )
+    listed = set(signed_digests(signature))  # read only to know what to leave aside; verified below
     companions = [
         p.relative_to(folder)
         for p in sorted(folder.rglob("*"))
-        if p.is_file() and is_unsigned_companion(p.relative_to(folder).as_posix())
+        if p.is_file() and unsigned_beside(p.relative_to(folder).as_posix(), listed)
     ]
     hashing_config = model_signing.hashing.Config().set_ignored_paths(  # type: ignore[no-untyped-call]  # as above
         paths=companions, ignore_git_paths=False
@@ -261,7 +269,7 @@ def verify_folder(folder: Path, trust: Trust, workdir: Path) -> Verified:
             raise SignatureError(_verification_failure(exc)) from None
     signed = signed_digests(signature)
     present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
-    unsigned = sorted(p for p in present - set(signed) if not is_unsigned_companion(p))
+    unsigned = sorted(p for p in present - set(signed) if not unsigned_beside(p, signed))
     if unsigned:  # the statement's own ignore list let them through the library's comparison
         raise SignatureError(f"Files not covered by the signature: {', '.join(unsigned)}.")
     return Verified(signer_of(signature), len(signed), time.monotonic() - started)

@@ -30,6 +30,7 @@ from ml_artifactory_action.provenance.signing import (
     Verified,
     is_unsigned_companion,
     sign_files,
+    unsigned_beside,
     verify_folder,
     verify_statement,
 )
@@ -225,11 +226,8 @@ def check_before_promotion(ctx: StageContext, repo: str, build: tuple[str, str])
         download_item(ctx.client, signature_item, local)
         signed, signer = verify_statement(local, trust(ctx.settings), Path(workdir))
     inside = [i for i in items if not folder or i.repo_path.startswith(folder + "/")]
-    held = {
-        str(PurePosixPath(i.repo_path).relative_to(folder)) if folder else i.repo_path: i.sha256
-        for i in inside
-        if not is_unsigned_companion(i.repo_path)
-    }
+    below = {str(PurePosixPath(i.repo_path).relative_to(folder)) if folder else i.repo_path: i.sha256 for i in inside}
+    held = {path: sha256 for path, sha256 in below.items() if not unsigned_beside(path, signed)}
     problems = _differences_with_server(signed, held, outside_signature(relatives, folder))
     if problems:
         raise SignatureError(
