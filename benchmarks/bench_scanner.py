@@ -147,7 +147,7 @@ def cases(folder: Path, quick: bool) -> list[tuple[str, str, Path]]:
         ("ops", "pickle of 3M ints", dumped("ints.pkl", ints)),
         ("ops", "pickle of 5M Nones", dumped("nones.pkl", nones)),
         ("ops", "pickle of 1M short strings", dumped("strings.pkl", strings)),
-        ("ops", "pickle of 500k (int, float) tuples (op by op)", dumped("pairs.pkl", pairs)),
+        ("ops", "pickle of 500k (int, float) tuples", dumped("pairs.pkl", pairs)),
         ("memory", "60k distinct 4 KiB strings, memoized", dumped("long_strings.pkl", long_strings)),
         ("memory", "5k dicts of 1,024 str -> int, all reachable", dumped("dicts.pkl", dicts)),
         (

@@ -19,6 +19,7 @@ from tests.model.samples import Reduce
 
 from ml_artifactory_action.model import pickle_vm
 from ml_artifactory_action.model.byte_reader import ByteReader
+from ml_artifactory_action.model.pickle_args import DATA
 from ml_artifactory_action.model.pickle_walk import walk_stream
 
 _CALLABLES = [os.system, os.mkdir, os.getcwd, OrderedDict, print]
@@ -52,8 +53,14 @@ calls = st.builds(Reduce, st.sampled_from(_CALLABLES), st.text(max_size=4))
 runs = st.builds(
     lambda value, count: [value] * count, st.sampled_from([1.5, 7, 300, 70000, None, True]), st.integers(0, 60)
 )
+# Spans the walk models in bulk: short strings (module and class names among them, which the pickler
+# memoizes once and fetches again for an import), small tuples of numbers.
+name_runs = st.lists(
+    st.sampled_from(["posix", "system", "collections", "OrderedDict", "x", "\u00e9t\u00e9"]), max_size=40
+)
+tuple_runs = st.lists(st.tuples(st.integers(0, 70_000), st.floats(allow_nan=False)), max_size=30)
 values = st.recursive(
-    st.one_of(literals, calls, runs),
+    st.one_of(literals, calls, runs, name_runs, tuple_runs),
     lambda inner: st.one_of(
         st.lists(inner, max_size=6),
         st.tuples(inner, inner),
@@ -166,15 +173,54 @@ def test_memoized_strings_done_in_bulk_push_and_memoize_each_one() -> None:
     assert len(walk.vm.stack) == len(words)
 
 
-def test_small_tuples_done_in_bulk_nest_exactly() -> None:
+def test_a_chain_of_tuples_done_in_bulk_keeps_the_stack_exact() -> None:
     data = b"\x80\x02N" + b"K\x01K\x02\x87" + b"K\x03\x86" * 1_000 + b"."  # (((None, 1, 2), 3), 3)...
 
     walk = walk_stream(ByteReader(io.BytesIO(data)))
 
     assert walk.complete
     assert walk.vm.stack == []
-    depth, value = 0, walk.vm.result
-    while isinstance(value, tuple) and len(value) == 2:
-        assert value[1] == 3
-        depth, value = depth + 1, value[0]
-    assert (depth, value) == (1_000, (None, 1, 2))
+    assert walk.ops == 1 + 1 + 3 + 2 * 1_000 + 1
+    assert walk.vm.result is DATA  # a tuple of data around data: its content is never read
+
+
+def test_a_chain_of_tuples_is_never_taken_for_a_name() -> None:
+    """The real unpickler stops at a STACK_GLOBAL over a tuple: the walk stops there too."""
+    data = b"\x80\x04\x8c\x02os" + b"K\x01\x86" * 100 + b"\x8c\x06system\x93."
+    with pytest.raises(pickle.UnpicklingError, match="STACK_GLOBAL requires str"):
+        _imports(data)
+
+    walk = walk_stream(ByteReader(io.BytesIO(data)))
+
+    assert not walk.complete
+    assert walk.error == "STACK_GLOBAL on a value that is not a string"
+
+
+@pytest.mark.parametrize("store", [b"\x94", b"q"], ids=["MEMOIZE", "BINPUT"])
+def test_names_memoized_in_a_bulk_span_are_found_by_a_later_import(store: bytes) -> None:
+    words = [f"w{i}" for i in range(40)] + ["posix", "system"]
+    keys = range(len(words))
+    units = [
+        b"\x8c" + bytes([len(w)]) + w.encode() + (store + bytes([k]) if store == b"q" else store)
+        for w, k in zip(words, keys, strict=True)
+    ]
+    data = b"\x80\x04" + b"".join(units) + b"h\x28h\x29\x93."  # BINGET 40, 41: posix.system
+
+    walk = walk_stream(ByteReader(io.BytesIO(data)))
+
+    assert _imports(data) == {"posix.system"}
+    assert walk.complete
+    assert [ref.dotted for ref in walk.globals] == ["posix.system"]
+    assert walk.ops == 1 + 2 * len(words) + 4
+    assert len(walk.vm.stack) == len(words)
+
+
+def test_a_string_that_is_no_utf8_leaves_the_span_to_the_lenient_loop() -> None:
+    data = b"\x80\x04" + b"\x8c\x03abc\x94" * 20 + b"\x8c\x02\xff\xfe\x94" + b"\x8c\x03abc\x94" * 20 + b"."
+
+    walk = walk_stream(ByteReader(io.BytesIO(data)))
+
+    assert walk.complete
+    assert walk.ops == 1 + 2 * 41 + 1
+    assert walk.vm.memo_len == 41
+    assert walk.vm.result == "abc"

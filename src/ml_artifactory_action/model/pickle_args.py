@@ -44,6 +44,14 @@ class _Number:
 NUMBER = _Number()  # a float, or an int pushed in a long run: its value never matters to the scan
 
 
+class _Data:
+    def __repr__(self) -> str:
+        return "DATA"
+
+
+DATA = _Data()  # a tuple built of data around data, modelled in bulk: never a name, never read
+
+
 def _uint(size: int, *, signed: bool = False) -> Callable[[ByteReader], object]:
     return lambda reader: int.from_bytes(reader.read(size), "little", signed=signed)
 

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .limits import LimitExceeded
-from .pickle_args import NUMBER, UNKNOWN, Large, PickleSyntaxError
+from .pickle_args import DATA, NUMBER, UNKNOWN, Large, PickleSyntaxError
 
 # Callables whose result is an instance of their first argument, not of themselves.
 _FACTORIES = frozenset({"copyreg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__"})
-_NOT_A_NAME = (int, float, bytes, tuple, list, dict, type(None), type(NUMBER))
+_NOT_A_NAME = (int, float, bytes, tuple, list, dict, type(None), type(NUMBER), type(DATA))
 # Memory bounds. The model counts what it does not keep, so its stack depth stays exact.
 MAX_STACK = 5_000_000  # values on the stack (a reference each: 40 MB at most)
 MAX_MARKS = 100_000  # MARKs open at once
@@ -31,7 +31,7 @@ MAX_ITEMS = 1_024  # items kept per list or dict; the rest are counted by nothin
 MAX_KEPT = 64 * 1024**2
 SHORT = 256  # strings up to this long (names) are kept on the stack whatever the budget
 # Estimated sizes, from CPython 3.11's objects: a list or tuple, one slot, a dict entry, an Instance.
-_CONTAINER, _ITEM, _PAIR, _INSTANCE = 64, 8, 48, 400
+_CONTAINER, _ITEM, _PAIR, _INSTANCE, _NUMBER_SIZE = 64, 8, 48, 400, 32
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ class PickleVM:
     def container(self, items: list[object] | tuple[object, ...], kind: type) -> object:
         """A list, tuple or dict of `items` as the model keeps it: UNKNOWN once lean."""
         kept = items[:MAX_ITEMS]
-        if not self.keep(_CONTAINER + sum(_ITEM + _size(item) for item in kept)):
+        if not self.keep(_CONTAINER + _ITEM * len(kept) + sum(map(_size, kept))):
             return UNKNOWN
         if kind is dict:
             result: dict[object, object] = {}
@@ -178,12 +178,22 @@ def _ignore(_: object) -> None:
     return None
 
 
+def tuple_size(items: int) -> int:
+    """The estimated bytes of a tuple of `items` numbers, as `container` counts them."""
+    return _CONTAINER + items * (_ITEM + _NUMBER_SIZE)
+
+
 def _size(value: object) -> int:
     """Bytes a value put in a container may hold alive by itself (containers count at creation)."""
+    kind = type(value)
+    if kind is str or kind is bytes:
+        return 49 + len(value)  # type: ignore[arg-type]
+    if kind is int or kind is float or kind is Large:
+        return _NUMBER_SIZE
     if isinstance(value, str | bytes):
         return 49 + len(value)
     if isinstance(value, int | float | Large) and not isinstance(value, bool):
-        return 32
+        return _NUMBER_SIZE
     return 0
 
 
@@ -210,11 +220,27 @@ def _set_state(vm: PickleVM, target: Instance, state: object) -> None:
 
 
 def _add_pairs(vm: PickleVM, target: object, items: list[object]) -> None:
-    if isinstance(target, dict):
-        for key, value in zip(items[::2], items[1::2], strict=False):
-            if len(target) >= MAX_ITEMS or not vm.keep(_PAIR + _size(key) + _size(value)):
-                return
-            _set_item(target, key, value)
+    if not isinstance(target, dict):
+        return
+    start = _add_pairs_at_once(vm, target, items)
+    for key, value in zip(items[start::2], items[start + 1 :: 2], strict=False):
+        if len(target) >= MAX_ITEMS or not vm.keep(_PAIR + _size(key) + _size(value)):
+            return
+        _set_item(target, key, value)
+
+
+def _add_pairs_at_once(vm: PickleVM, target: dict[object, object], items: list[object]) -> int:
+    """Add the pairs that fit in one update, as the loop would; the index of the first item left."""
+    take = min(MAX_ITEMS - len(target), len(items) // 2) * 2
+    size = _PAIR * (take // 2) + sum(map(_size, items[:take]))
+    if take <= 0 or vm.kept + size > MAX_KEPT:
+        return 0
+    try:
+        target.update(zip(items[0:take:2], items[1:take:2], strict=True))
+    except TypeError:  # an unhashable key: the loop skips it and goes on
+        return 0
+    vm.kept += size
+    return take
 
 
 def _set_item(target: dict[object, object], key: object, value: object) -> None:
@@ -269,7 +295,7 @@ def _append(vm: PickleVM, items: list[object]) -> None:
     target = vm.top()
     if isinstance(target, list) and len(target) < MAX_ITEMS:
         added = items[: MAX_ITEMS - len(target)]
-        if vm.keep(sum(_ITEM + _size(item) for item in added)):
+        if vm.keep(_ITEM * len(added) + sum(map(_size, added))):
             target.extend(added)
 
 

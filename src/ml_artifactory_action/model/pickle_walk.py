@@ -12,7 +12,7 @@ import pickletools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import limits, pickle_vm
+from . import limits, pickle_bulk, pickle_vm
 from .byte_reader import ByteReader, Truncated
 from .joblib_arrays import WRAPPERS, ArrayBlock, LostSync, array_block
 from .pickle_args import DECODERS, NUMBER, UNKNOWN, PickleSyntaxError
@@ -27,6 +27,8 @@ _PROTO = ord("\x80")
 _NAMED_IN_LINE = frozenset({"GLOBAL", "INST"})
 MIN_RUN = 16  # shorter runs (a shape, a few arguments) go op by op, values kept
 RUN_WINDOW = 16 * 1024  # bytes looked at per run (pickle batches 1,000 items: 9 KB of floats)
+RETRY = 32  # bytes gone op by op after a failed try at a bulk span, before the next try
+MAX_PUSHES = 16  # opcodes of the tight loop before a bulk span is tried again
 
 
 class OpcodeCap(Exception):
@@ -155,12 +157,14 @@ _TUPLES = {0x85: 1, 0x86: 2, 0x87: 3}  # TUPLE1, TUPLE2, TUPLE3
 _PUSH_WIDTHS |= {ord("G"): 8, ord("N"): 0, 0x88: 0, 0x89: 0} | dict.fromkeys(_TUPLES, 0)
 _PUSHED: dict[int, object] = {ord("G"): NUMBER, ord("N"): None, 0x88: True, 0x89: False}
 _FIXED_PUSH = {ord("K"): _FIXED["uint1"][1], ord("M"): _FIXED["uint2"][1], ord("J"): _FIXED["int4"][1]}
+_SPAN_STARTS = frozenset(b"KMJGN\x88\x89\x8c)")  # what a span of `pickle_bulk` starts with
 _LOOKAHEAD = 2 + 255  # the longest opcode read from the buffer: a one-byte length and its bytes
 
 
 class _Walker:
     def __init__(self, reader: ByteReader, walk: StreamWalk, max_ops: int, arrays: bool) -> None:
         self.reader, self.walk, self.max_ops, self.arrays = reader, walk, max_ops, arrays
+        self.retry_at = 0  # the stream offset from which a bulk span is tried again
 
     def run(self) -> None:
         try:
@@ -226,7 +230,7 @@ class _Walker:
         consumed; 0 when the first is another."""
         vm, start, ops, decode = self.walk.vm, offset, 0, _SHORT["unicodestring1"]
         push, memo = vm.push, vm.memo
-        while offset + 1 < end:
+        while offset + 1 < end and ops < MAX_PUSHES:
             code = buffer[offset]
             width = _PUSH_WIDTHS.get(code)
             if width is None:
@@ -263,6 +267,15 @@ class _Walker:
         run = _RUNS.get(code)
         if run is not None and (done := self._run_of_literals(buffer, offset, run)):
             return done
+        if code in _SPAN_STARTS and self.reader.pos >= self.retry_at:
+            vm = self.walk.vm
+            done, ops = pickle_bulk.values(vm, buffer, offset, end)
+            if not done:
+                done, ops = pickle_bulk.chain(vm, buffer, offset, end)
+            if done:
+                self._count(ops)
+                return done
+            self.retry_at = self.reader.pos + RETRY
         return self._pushes(buffer, offset, end) if code in _PUSH_WIDTHS else 0
 
     def _run_of_literals(self, buffer: bytes, offset: int, run: _Run) -> int:
