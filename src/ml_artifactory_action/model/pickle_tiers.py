@@ -235,7 +235,8 @@ REBUILD = {
     "copy_reg": "_reconstructor",
     "_codecs": "encode",
     "datetime": "datetime date time timedelta timezone",
-    "zoneinfo": "ZoneInfo",  # reads the time-zone database, by key
+    # reads the time-zone database, by key; a ZoneInfo pickles as getattr(ZoneInfo, "_unpickle")(key, from_cache)
+    "zoneinfo": "ZoneInfo ZoneInfo._unpickle",
     "decimal": "Decimal",
     "fractions": "Fraction",
     "argparse": "Namespace",

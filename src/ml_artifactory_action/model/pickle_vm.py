@@ -16,6 +16,8 @@ from .pickle_args import DATA, NUMBER, UNKNOWN, Large, PickleSyntaxError
 
 # Callables whose result is an instance of their first argument, not of themselves.
 _FACTORIES = frozenset({"copyreg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__"})
+# `getattr(<global>, "<constant>")` (how a classmethod pickles) is read as the dotted global it fetches.
+_GETATTR = frozenset({"builtins.getattr", "__builtin__.getattr"})
 _NOT_A_NAME = (int, float, bytes, tuple, list, dict, type(None), type(NUMBER), type(DATA))
 # Memory bounds. The model counts what it does not keep, so its stack depth stays exact.
 MAX_STACK = 5_000_000  # values on the stack (a reference each: 40 MB at most)
@@ -71,6 +73,8 @@ class PickleVM:
         self.result: object = UNKNOWN
         self.kept = 0  # estimated bytes built so far; past MAX_KEPT the model is lean
         self.names_kept = 0  # characters of the distinct names imported (never dropped)
+        self.getattr_pushed = 0  # times getattr was put on the stack (imported, fetched, duplicated)
+        self.getattr_resolved = 0  # of those, calls on a global and a constant name, read as that name
         self._ops: dict[str, Callable[[object], object]] = _dispatch(self)
 
     def step(self, name: str, arg: object) -> None:
@@ -92,7 +96,15 @@ class PickleVM:
         self.kept += size
         return self.kept <= MAX_KEPT
 
+    @property
+    def judged(self) -> list[GlobalRef]:
+        """The names the policy judges: every import, but getattr when each use of it was resolved."""
+        resolved = self.getattr_pushed == self.getattr_resolved
+        return [ref for ref in self.globals if not (resolved and ref.dotted in _GETATTR)]
+
     def push(self, value: object) -> None:
+        if type(value) is GlobalRef and value.dotted in _GETATTR:
+            self.getattr_pushed += 1
         if len(self.stack) >= KEEP_ON_STACK:
             self._check_depth(1)
             if not isinstance(value, GlobalRef | Instance):
@@ -288,7 +300,22 @@ def _newobj(vm: PickleVM, with_kwargs: bool) -> None:
 
 def _reduce(vm: PickleVM) -> None:
     args = vm.pop()
-    vm.push(vm.call(vm.pop(), _as_tuple(args)))
+    func = vm.pop()
+    vm.push(_attribute(vm, func, args) or vm.call(func, _as_tuple(args)))
+
+
+def _attribute(vm: PickleVM, func: object, args: object) -> GlobalRef | None:
+    """`getattr(module.Class, "name")` as the global `module.Class.name` it fetches (imported, so the
+    policy judges it); None for any other call, getattr over anything but a global and a constant
+    identifier included (that getattr stays an import of its own, judged dangerous)."""
+    if not (isinstance(func, GlobalRef) and func.dotted in _GETATTR and isinstance(args, tuple) and len(args) == 2):
+        return None
+    target, name = args
+    if not (isinstance(target, GlobalRef) and isinstance(name, str) and name.isidentifier()):
+        return None
+    vm.calls += 1
+    vm.getattr_resolved += 1
+    return vm.import_global(target.module, f"{target.name}.{name}")
 
 
 def _append(vm: PickleVM, items: list[object]) -> None:

@@ -62,7 +62,9 @@ class StreamWalk:
 
     @property
     def globals(self) -> list[GlobalRef]:
-        return list(self.vm.globals)
+        """What the scan judges: every name imported (a getattr resolved to its constant attribute
+        counts as that attribute's dotted name, not as getattr)."""
+        return self.vm.judged
 
 
 def walk_stream(reader: ByteReader, *, max_ops: int | None = None, arrays: bool = True) -> StreamWalk:

@@ -20,6 +20,7 @@ import os
 import pickle
 import sys
 import warnings
+import zoneinfo
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -216,6 +217,8 @@ def _pandas_objects() -> dict[str, Any]:
     """Data that travels with models: pandas' index kinds, extension dtypes and scalars."""
     return {
         "datetime_index": pd.DataFrame({"a": range(3)}, index=pd.date_range("2026-01-01", periods=3)),
+        # zoneinfo.ZoneInfo pickles as getattr(ZoneInfo, "_unpickle")(key, from_cache)
+        "tz_aware": pd.DataFrame({"t": pd.date_range("2026-01-01", periods=3, tz=zoneinfo.ZoneInfo("Europe/Paris"))}),
         "period_index": pd.Series(range(3), index=pd.period_range("2026-01", periods=3, freq="M")),
         "multi_index": pd.DataFrame({"a": range(4)}, index=pd.MultiIndex.from_product([["x", "y"], [1, 2]])),
         "intervals": pd.Series(pd.interval_range(0, 3)),
