@@ -24,7 +24,9 @@ MAX_TEXT = 64  # SHORT_BINUNICODE strings up to this long are taken in bulk (nam
 
 _LITERAL = rb"(?:K.|M..|J.{4}|G.{8}|N|\x88|\x89)"
 _TEXT = rb"\x8c(?:" + b"|".join(re.escape(bytes([size])) + b".{%d}" % size for size in range(MAX_TEXT + 1)) + rb")"
-_VALUE = rb"(?:" + _TEXT + rb"|\)|" + _LITERAL + rb"{3}\x87|" + _LITERAL + rb"{2}\x86|" + _LITERAL + rb"\x85?)"
+# A string, EMPTY_TUPLE, or a literal alone or opening a TUPLE1-3 of literals (factored: the regex
+# does not try a three-tuple at every literal).
+_VALUE = rb"(?:" + _TEXT + rb"|" + _LITERAL + rb"(?:" + _LITERAL + rb"(?:" + _LITERAL + rb"\x87|\x86)|\x85)?|\))"
 _MEMOIZED = re.compile(rb"(?:" + _VALUE + rb"\x94?)++", re.DOTALL)  # possessive: no state kept to backtrack
 _PUT = re.compile(rb"(?:" + _VALUE + rb"(?:q.)?)++", re.DOTALL)
 _PUT_UNIT = re.compile(_VALUE + rb"(q.)?", re.DOTALL)  # one value: its BINPUT, if any
@@ -110,7 +112,7 @@ def chain(vm: PickleVM, buffer: bytes, offset: int, end: int) -> tuple[int, int]
 def _can_memoize(vm: PickleVM, count: int) -> bool:
     """Whether `count` MEMOIZEs take new keys only (the memo's length is known, no PUT took them)."""
     start = vm.memo_len
-    return start >= 0 and vm.memo.keys().isdisjoint(range(start, start + count))
+    return start >= 0 and (not vm.put_keys or vm.memo.keys().isdisjoint(range(start, start + count)))
 
 
 def _memoize_all(vm: PickleVM, stored: list[object]) -> None:
@@ -131,3 +133,4 @@ def _put_all(vm: PickleVM, stored: dict[object, object]) -> None:
     if vm.memo_len >= 0:
         vm.memo_len += len(stored.keys() - vm.memo.keys())
     vm.memo.update(stored)
+    vm.put_keys = vm.put_keys or bool(stored)

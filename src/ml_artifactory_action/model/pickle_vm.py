@@ -70,6 +70,7 @@ class PickleVM:
         self.globals: dict[GlobalRef, None] = {}  # every name imported, once, in order
         self.calls = 0
         self.memo_len = 0  # the unpickler's len(memo), kept entries or not (the key MEMOIZE uses); -1: unknown
+        self.put_keys = False  # a PUT chose a key: MEMOIZE's next key may be taken already
         self.result: object = UNKNOWN
         self.kept = 0  # estimated bytes built so far; past MAX_KEPT the model is lean
         self.names_kept = 0  # characters of the distinct names imported (never dropped)
@@ -119,7 +120,7 @@ class PickleVM:
     def container(self, items: list[object] | tuple[object, ...], kind: type) -> object:
         """A list, tuple or dict of `items` as the model keeps it: UNKNOWN once lean."""
         kept = items[:MAX_ITEMS]
-        if not self.keep(_CONTAINER + _ITEM * len(kept) + sum(map(_size, kept))):
+        if not self.keep(_CONTAINER + _ITEM * len(kept) + _sizes(kept)):
             return UNKNOWN
         if kind is dict:
             result: dict[object, object] = {}
@@ -195,6 +196,17 @@ def tuple_size(items: int) -> int:
     return _CONTAINER + items * (_ITEM + _NUMBER_SIZE)
 
 
+def _sizes(items: list[object] | tuple[object, ...]) -> int:
+    """`sum(map(_size, items))`, counted by type in C for the exact types the model holds."""
+    kinds = list(map(type, items))
+    numbers = kinds.count(int) + kinds.count(float) + kinds.count(Large)
+    texts = kinds.count(str) + kinds.count(bytes)
+    if numbers + texts + kinds.count(type(None)) + kinds.count(bool) < len(items):
+        return sum(map(_size, items))  # other objects (subclasses, containers): one by one
+    lengths = sum([len(item) for item in items if type(item) is str or type(item) is bytes])
+    return _NUMBER_SIZE * numbers + 49 * texts + lengths
+
+
 def _size(value: object) -> int:
     """Bytes a value put in a container may hold alive by itself (containers count at creation)."""
     kind = type(value)
@@ -244,7 +256,7 @@ def _add_pairs(vm: PickleVM, target: object, items: list[object]) -> None:
 def _add_pairs_at_once(vm: PickleVM, target: dict[object, object], items: list[object]) -> int:
     """Add the pairs that fit in one update, as the loop would; the index of the first item left."""
     take = min(MAX_ITEMS - len(target), len(items) // 2) * 2
-    size = _PAIR * (take // 2) + sum(map(_size, items[:take]))
+    size = _PAIR * (take // 2) + _sizes(items[:take])
     if take <= 0 or vm.kept + size > MAX_KEPT:
         return 0
     try:
@@ -322,13 +334,14 @@ def _append(vm: PickleVM, items: list[object]) -> None:
     target = vm.top()
     if isinstance(target, list) and len(target) < MAX_ITEMS:
         added = items[: MAX_ITEMS - len(target)]
-        if vm.keep(_ITEM * len(added) + sum(map(_size, added))):
+        if vm.keep(_ITEM * len(added) + _sizes(added)):
             target.extend(added)
 
 
 def _put(vm: PickleVM, key: object) -> None:
     """PUT and its kin. Past `MAX_MEMO` a new key is not kept, and the memo's real length (the
     key MEMOIZE uses) is no longer known."""
+    vm.put_keys = True
     if key in vm.memo or len(vm.memo) < MAX_MEMO:
         if vm.memo_len >= 0:
             vm.memo_len += key not in vm.memo
