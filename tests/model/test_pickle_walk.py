@@ -11,6 +11,7 @@ import io
 import os
 import pickle
 from collections import OrderedDict
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -21,6 +22,7 @@ from ml_artifactory_action.model import pickle_vm
 from ml_artifactory_action.model.byte_reader import ByteReader
 from ml_artifactory_action.model.pickle_args import DATA
 from ml_artifactory_action.model.pickle_walk import walk_stream
+from ml_artifactory_action.model.safety import scan_path
 
 _CALLABLES = [os.system, os.mkdir, os.getcwd, OrderedDict, print]
 
@@ -224,3 +226,48 @@ def test_a_string_that_is_no_utf8_leaves_the_span_to_the_lenient_loop() -> None:
     assert walk.ops == 1 + 2 * 41 + 1
     assert walk.vm.memo_len == 41
     assert walk.vm.result == "abc"
+
+
+# Bytes of no known format (no protocol header) and bytes of another format read as pickle.load
+# would: the walk ends where the real unpickler stops, so nothing it never reaches is judged.
+_STOPS_THE_UNPICKLER = {
+    "memo keys never stored": b"h\x05h\x06\x93" + b"\x00" * 64,
+    "calls on an empty stack": b"RR\x93" + b"\x00" * 64,
+}
+
+
+@pytest.mark.parametrize("data", _STOPS_THE_UNPICKLER.values(), ids=_STOPS_THE_UNPICKLER.keys())
+def test_bytes_without_a_header_end_where_the_unpickler_stops(tmp_path: Path, data: bytes) -> None:
+    with pytest.raises(pickle.UnpicklingError):
+        _imports(data)
+    path = tmp_path / "blob.dat"
+    path.write_bytes(data)
+
+    walk = walk_stream(ByteReader(io.BytesIO(data)))
+
+    assert walk.globals == []
+    assert "pickle.load stops here" in str(walk.error)
+    assert scan_path(path).safe  # read on, these were a hidden import ('?.?'), refused
+
+
+@pytest.mark.parametrize("data", _STOPS_THE_UNPICKLER.values(), ids=_STOPS_THE_UNPICKLER.keys())
+def test_a_pickle_with_a_header_is_still_modelled_past_where_the_unpickler_stops(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "m.pkl"
+    path.write_bytes(b"\x80\x04" + data[:-64] + b".")
+
+    report = scan_path(path)
+
+    assert not report.safe  # a hidden import ('?.?') or "cannot be read to its end"
+    assert {f.severity for f in report.findings} <= {"dangerous", "unreadable"}
+    assert walk_stream(ByteReader(io.BytesIO(b"\x80\x04" + data)), probe=True).globals == []
+
+
+def test_a_memo_key_the_model_dropped_is_unknown_not_the_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past its cap the memo keeps no new key: a GET of one may be real, so it is a hidden name."""
+    monkeypatch.setattr(pickle_vm, "MAX_MEMO", 2)
+    data = b"\x8c\x01aq\x00\x8c\x02osq\x01\x8c\x06systemq\x02h\x01h\x02\x93."
+
+    walk = walk_stream(ByteReader(io.BytesIO(data)))
+
+    assert _imports(data) == {"os.system"}
+    assert [ref.dotted for ref in walk.globals] == ["os.?"]

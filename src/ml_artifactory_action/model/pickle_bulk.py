@@ -15,8 +15,9 @@ import pickle
 import re
 from typing import Any
 
+from . import pickle_vm
 from .pickle_args import DATA, UNKNOWN
-from .pickle_vm import KEEP_ON_STACK, MAX_MEMO, PickleVM, tuple_size
+from .pickle_vm import PickleVM, tuple_size
 
 MIN_BYTES = 48  # shorter spans go op by op: the set-up costs more than it saves
 WINDOW = 64 * 1024  # bytes looked at per span
@@ -58,7 +59,7 @@ def values(vm: PickleVM, buffer: bytes, offset: int, end: int) -> tuple[int, int
     limit = min(end, offset + WINDOW)
     memoized = _MEMOIZED.match(buffer, offset, limit)
     span = memoized if memoized and memoized.end() - offset >= MIN_BYTES else _PUT.match(buffer, offset, limit)
-    if span is None or span.end() - offset < MIN_BYTES or len(vm.stack) + span.end() - offset > KEEP_ON_STACK:
+    if span is None or span.end() - offset < MIN_BYTES or len(vm.stack) + span.end() - offset > pickle_vm.KEEP_ON_STACK:
         return 0, 0
     stop = span.end()
     unpickler = _DataOnly(io.BytesIO(b"(" + buffer[offset:stop] + b"l."))
@@ -118,14 +119,15 @@ def _can_memoize(vm: PickleVM, count: int) -> bool:
 def _memoize_all(vm: PickleVM, stored: list[object]) -> None:
     """MEMOIZE of each value in turn: keys from the memo's length on, kept while the memo has room."""
     start = vm.memo_len
-    room = max(0, MAX_MEMO - len(vm.memo))
+    room = max(0, pickle_vm.MAX_MEMO - len(vm.memo))
     vm.memo.update(zip(range(start, start + room), stored[:room], strict=False))
+    vm.memo_whole = vm.memo_whole and room >= len(stored)
     vm.memo_len += len(stored)
 
 
 def _can_put(vm: PickleVM, stored: dict[object, object]) -> bool:
     """Whether every BINPUT is kept (near the memo's cap only op by op is exact)."""
-    return len(vm.memo) + len(stored.keys() - vm.memo.keys()) <= MAX_MEMO
+    return len(vm.memo) + len(stored.keys() - vm.memo.keys()) <= pickle_vm.MAX_MEMO
 
 
 def _put_all(vm: PickleVM, stored: dict[object, object]) -> None:

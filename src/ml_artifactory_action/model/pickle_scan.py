@@ -35,7 +35,7 @@ def scan_pickles(reader: ByteReader, where: str, allowlist: Allowlist, *, second
     too. Where `pickle.load` would stop (a byte that is no opcode, the end) is then the end of the
     check, not a damaged pickle: only a cap reached or a read error make it unreadable.
     """
-    first = walk_stream(reader)
+    first = walk_stream(reader, probe=secondary)
     findings = _findings(first, where, allowlist, probe=secondary)
     if not _is_pickle(first, findings):
         return None
@@ -55,7 +55,7 @@ def _following(
         if count >= MAX_STREAMS:
             limit = LimitExceeded(f"it holds more than {MAX_STREAMS:,} pickles one after another", "MAX_STREAMS")
             return arrays, [*findings, unreadable(where, str(limit))]
-        last = walk_stream(reader)
+        last = walk_stream(reader, probe=secondary)
         more = _findings(last, where, allowlist, probe=secondary)
         if not legacy and not _is_pickle(last, more):
             break  # trailing bytes that no unpickler would act on

@@ -63,7 +63,12 @@ class Instance:
 class PickleVM:
     """Feed it opcodes with `step(name, arg)`; read `globals`, `calls` and `result` afterwards."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, strict: bool = False) -> None:
+        # strict: stop (PickleSyntaxError) where the unpickler stops on an empty stack, a missing
+        # MARK or a memo key never stored, rather than go on with UNKNOWN. For reads of bytes that
+        # pickle.load might be handed: nothing after such a point runs.
+        self.strict = strict
+        self.memo_whole = True  # every store was kept: a key missing was never stored
         self.stack: list[object] = []
         self.metastack: list[list[object]] = []
         self.memo: dict[object, object] = {}
@@ -86,7 +91,19 @@ class PickleVM:
         return self._ops.get(name, _ignore)
 
     def top(self) -> object:
-        return self.stack[-1] if self.stack else UNKNOWN
+        if self.stack:
+            return self.stack[-1]
+        if self.strict:
+            raise PickleSyntaxError("an opcode needs a value on an empty stack: pickle.load stops here")
+        return UNKNOWN
+
+    def fetch(self, key: object) -> object:
+        """GET and its kin: the memo's value, UNKNOWN when not kept."""
+        if key in self.memo:
+            return self.memo[key]
+        if self.strict and self.memo_whole:
+            raise PickleSyntaxError(f"memo key {key!r} was never stored: pickle.load stops here")
+        return UNKNOWN
 
     @property
     def lean(self) -> bool:
@@ -150,9 +167,20 @@ class PickleVM:
     def pop(self) -> object:
         if self.stack:
             return self.stack.pop()
+        if self.strict:
+            raise PickleSyntaxError("an opcode pops an empty stack: pickle.load stops here")
         return self.pop_mark() if self.metastack else UNKNOWN
 
+    def discard(self) -> None:
+        """POP: the top value, or the MARK when none is above it (as the unpickler does)."""
+        if self.stack:
+            self.stack.pop()
+        else:
+            self.pop_mark()
+
     def pop_mark(self) -> list[object]:
+        if self.strict and not self.metastack:
+            raise PickleSyntaxError("no MARK to pop to: pickle.load stops here")
         items, self.stack = self.stack, (self.metastack.pop() if self.metastack else [])
         return items
 
@@ -347,20 +375,26 @@ def _put(vm: PickleVM, key: object) -> None:
             vm.memo_len += key not in vm.memo
         vm.memo[key] = vm.top()
     else:
-        vm.memo_len = -1
+        vm.top()  # the unpickler stores the top: an empty stack stops it
+        vm.memo_len, vm.memo_whole = -1, False
 
 
 def _memoize(vm: PickleVM) -> None:
     """MEMOIZE stores at the memo's length, which counts the entries not kept too."""
     key = vm.memo_len
     if key < 0:  # it may overwrite any key kept: forget them all rather than trust one
+        vm.top()
         vm.memo.clear()
+        vm.memo_whole = False
         return
     if key in vm.memo:  # a PUT took this key before: the unpickler overwrites it, its length stays
         vm.memo[key] = vm.top()
         return
     if len(vm.memo) < MAX_MEMO:
         vm.memo[key] = vm.top()
+    else:
+        vm.top()
+        vm.memo_whole = False
     vm.memo_len += 1
 
 
@@ -401,13 +435,13 @@ def _dispatch(vm: PickleVM) -> dict[str, Callable[[object], object]]:
         "DICT": lambda _: push(vm.container(vm.pop_mark(), dict)),
         "SETITEM": lambda _: _set_items(vm, _popped(vm, 2)),
         "SETITEMS": lambda _: _set_items(vm, vm.pop_mark()),
-        "POP": lambda _: vm.pop(),
+        "POP": lambda _: vm.discard(),
         "DUP": lambda _: push(vm.top()),
         "MARK": vm.mark,
         "POP_MARK": lambda _: vm.pop_mark(),
-        "GET": lambda key: push(vm.memo.get(key, UNKNOWN)),
-        "BINGET": lambda key: push(vm.memo.get(key, UNKNOWN)),
-        "LONG_BINGET": lambda key: push(vm.memo.get(key, UNKNOWN)),
+        "GET": lambda key: push(vm.fetch(key)),
+        "BINGET": lambda key: push(vm.fetch(key)),
+        "LONG_BINGET": lambda key: push(vm.fetch(key)),
         "PUT": lambda key: _put(vm, key),
         "BINPUT": lambda key: _put(vm, key),
         "LONG_BINPUT": lambda key: _put(vm, key),

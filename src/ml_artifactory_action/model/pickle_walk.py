@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from . import limits, pickle_bulk, pickle_vm
 from .byte_reader import ByteReader, Truncated
 from .joblib_arrays import WRAPPERS, ArrayBlock, LostSync, array_block
-from .pickle_args import DECODERS, NUMBER, UNKNOWN, PickleSyntaxError
+from .pickle_args import DECODERS, NUMBER, PickleSyntaxError
 from .pickle_args import lenient as _lenient
 from .pickle_vm import GlobalRef, Instance, PickleVM
 
@@ -67,10 +67,18 @@ class StreamWalk:
         return self.vm.judged
 
 
-def walk_stream(reader: ByteReader, *, max_ops: int | None = None, arrays: bool = True) -> StreamWalk:
-    """Walk from the reader's position to the STOP opcode, the first unreadable byte, or a cap."""
+def walk_stream(
+    reader: ByteReader, *, max_ops: int | None = None, arrays: bool = True, probe: bool = False
+) -> StreamWalk:
+    """Walk from the reader's position to the STOP opcode, the first unreadable byte, or a cap.
+
+    `probe`: bytes of another format, read as `pickle.load` would read them. Then, as for bytes
+    without a protocol header, the walk ends where the unpickler would stop (an empty stack, a
+    memo key never stored), since nothing after that point runs; a pickle with a header is
+    modelled leniently past such a point and its error refuses it."""
     head = reader.peek(2)
-    walk = StreamWalk(reader.pos, len(head) == 2 and head[0] == _PROTO and head[1] <= HIGHEST_PROTOCOL)
+    header = len(head) == 2 and head[0] == _PROTO and head[1] <= HIGHEST_PROTOCOL
+    walk = StreamWalk(reader.pos, header, PickleVM(strict=probe or not header))
     _Walker(reader, walk, limits.MAX_PICKLE_OPS if max_ops is None else max_ops, arrays).run()
     return walk
 
@@ -231,7 +239,7 @@ class _Walker:
         lists and names), done in a tight loop with the same effect as one by one. Bytes
         consumed; 0 when the first is another."""
         vm, start, ops, decode = self.walk.vm, offset, 0, _SHORT["unicodestring1"]
-        push, memo = vm.push, vm.memo
+        push = vm.push
         while offset + 1 < end and ops < MAX_PUSHES:
             code = buffer[offset]
             width = _PUSH_WIDTHS.get(code)
@@ -249,7 +257,7 @@ class _Walker:
             elif code == _BINPUT:
                 vm.put(buffer[at])
             elif code == _BINGET:
-                push(memo.get(buffer[at], UNKNOWN))
+                push(vm.fetch(buffer[at]))
             elif code in _TUPLES:
                 vm.tuple_of(_TUPLES[code])
             else:
@@ -340,5 +348,5 @@ class _Walker:
 
 def _probe(reader: ByteReader) -> Probe:
     window = reader.peek(PROBE_WINDOW)
-    walk = walk_stream(ByteReader(io.BytesIO(window)), arrays=False)
+    walk = walk_stream(ByteReader(io.BytesIO(window)), arrays=False, probe=True)
     return Probe(reader.pos, walk, undecided=walk.truncated and len(window) == PROBE_WINDOW)
