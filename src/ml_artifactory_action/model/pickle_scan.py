@@ -12,7 +12,7 @@ from .byte_reader import ByteReader
 from .findings import Finding, unreadable
 from .limits import LimitExceeded
 from .pickle_engine import is_denylisted
-from .pickle_policy import Allowlist, describe, hidden_import, severity
+from .pickle_policy import EXTENSION_REGISTRY, Allowlist, describe, hidden_import, severity
 from .pickle_walk import StreamWalk, walk_stream
 
 # torch.save's legacy format: five pickles (this magic number, the protocol version, system
@@ -79,7 +79,7 @@ def _format(first: StreamWalk, arrays: bool) -> str:
 
 def _findings(walk: StreamWalk, where: str, allowlist: Allowlist, *, probe: bool = False) -> list[Finding]:
     here = f"{where} (pickle at byte {walk.start})" if walk.start else where
-    findings = _import_findings(walk, here, allowlist)
+    findings = _import_findings(walk, here, allowlist, probe=probe)
     if walk.limit:
         findings.append(unreadable(here, walk.limit))
     elif walk.error and not probe:
@@ -101,11 +101,18 @@ def _probe_findings(walk: StreamWalk, undecided: bool, where: str, allowlist: Al
     return found if _is_pickle(walk, found) and walk.globals else []
 
 
-def _import_findings(walk: StreamWalk, where: str, allowlist: Allowlist) -> list[Finding]:
+def _import_findings(walk: StreamWalk, where: str, allowlist: Allowlist, *, probe: bool = False) -> list[Finding]:
+    """`probe`: bytes of no known format read as `pickle.load` would. There an EXT opcode is where
+    CPython's unpickler stops (`unregistered extension code`: the registry is empty unless the
+    loading program fills it), as at a byte that is no opcode; 3 in 256 random bytes are EXT
+    opcodes, so tensor data and random content would otherwise be refused. The imports the walk
+    saw after it are still judged."""
     if not walk.globals:
         return []
     findings = []
     for module, name in dict.fromkeys((ref.module, ref.name) for ref in walk.globals):
+        if probe and module == EXTENSION_REGISTRY:
+            continue
         level = severity(module, name, engine_dangerous=is_denylisted(module, name), allowlist=allowlist)
         if level and "?" in (module, name):
             findings.append(hidden_import(where))

@@ -41,6 +41,7 @@ from .limits import MAX_DEPTH, MAX_LZMA_MEMORY, Budget, LimitExceeded
 from .npy import NpyError, read_header
 from .pickle_policy import Allowlist, refusal_advice
 from .pickle_scan import scan_pickles
+from .stillborn import stillborn
 
 _BLOCK = 1024 * 1024
 _LZMA_STEP = 256  # lzma.open read by pickle.load loses up to 8 KiB before damage; this loses less
@@ -179,7 +180,9 @@ class _Scanner:
         return handlers[kind](reader, source, where, depth)
 
     def _pickle_or_text(self, kind: Kind, reader: ByteReader, source: Source, where: str) -> _Outcome:
-        found = scan_pickles(reader, where, self.allowlist)
+        # Bytes of no known format ("data") are read as pickle.load would read them: where it
+        # stops is the end of the check; a cap or a read error still makes them unreadable.
+        found = scan_pickles(reader, where, self.allowlist, secondary=kind == "data")
         if found is not None:
             return _Outcome(found.format, found.findings)
         if kind != "text":
@@ -188,6 +191,9 @@ class _Scanner:
         return _Outcome("text", text_findings(ByteReader.for_file(source.stream), where, self.allowlist))
 
     def _compressed(self, kind: Kind, source: Source, where: str, depth: int) -> _Outcome:
+        source.stream.seek(0)
+        if stillborn(kind, source.stream):
+            return _Outcome("data", [])  # no decoder gets a byte out of it: nothing to load
         source.stream.seek(0)
         inner = decompressed(kind, source.stream, self.budget)
         outcome = self.scan(Source(inner, random_access=False), f"{where} ({kind})", depth + 1)
