@@ -158,6 +158,9 @@ class Registry:
         return Snapshot(tuple(sorted(items)), tuple(sorted(builds)))
 
 
+BOM_SUFFIX = ".cdx.json"  # the AI-BOM build-publish writes beside the model
+
+
 # The two ways a run may end -----------------------------------------------------------------
 def build_artifacts(info: dict[str, Any]) -> dict[str, str]:
     """{repo/path: sha256} of every artifact a build-info lists."""
@@ -198,20 +201,38 @@ def check_complete(
     moved: bool = False,
     promotions: int = 1,
 ) -> None:
-    """Every file stored with its checksum; the build-info lists exactly them; prod holds them if promoted.
+    """Every file stored with its checksum; the build-info lists exactly them and its AI-BOM; prod
+    holds them if promoted.
 
-    A promotion is counted by its timestamp: a retried promotion whose first answer was lost is
-    recorded twice by the server (as Artifactory does), but it is one promotion. Up to `promotions`
-    may be recorded (two runs of one build promoting it at once both record theirs).
+    build-publish uploads the AI-BOM (`<model>.cdx.json`) beside the model just before it publishes
+    the build-info, so a run stopped between the two may leave a BOM with no build: it names only
+    files that are there, and the re-run writes the same bytes. A promotion is counted by its
+    timestamp: a retried promotion whose first answer was lost is recorded twice by the server (as
+    Artifactory does), but it is one promotion. Up to `promotions` may be recorded (two runs of one
+    build promoting it at once both record theirs).
     """
     expected = {path: sha256(content) for path, content in files.items()}
-    assert registry.files(STAGING, folder) == ({} if moved else expected)
+    staged, staged_bom = split_bom(registry.files(STAGING, folder))
+    assert staged == ({} if moved else expected)
+    listed_bom: dict[str, str] = {}
     if build_name:
         info = registry.build(build_name, number)
         assert info is not None, f"build {build_name} #{number} was not published"
-        assert build_artifacts(info) == {f"{STAGING}/{folder}/{path}": sha for path, sha in expected.items()}
+        listed, listed_bom = split_bom(build_artifacts(info))
+        assert listed == {f"{STAGING}/{folder}/{path}": sha for path, sha in expected.items()}
+        assert len(listed_bom) == 1, f"the build lists {len(listed_bom)} AI-BOMs"
         if not moved:
+            assert {f"{STAGING}/{folder}/{path}": sha for path, sha in staged_bom.items()} == listed_bom
             check_consistent(registry, build_name)
         recorded = {s["timestamp"] for s in info.get("statuses", []) if s.get("repository") == PROD}
         assert (1 <= len(recorded) <= promotions) if promoted else not recorded, info.get("statuses")
-    assert registry.files(PROD, folder) == (expected if promoted else {})
+    assert len(staged_bom) <= 1
+    prod, prod_bom = split_bom(registry.files(PROD, folder))
+    assert prod == (expected if promoted else {})
+    assert sorted(prod_bom.values()) == (sorted(listed_bom.values()) if promoted else [])
+
+
+def split_bom(found: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """(the model's files, the AI-BOM) of {path: sha256}."""
+    bom = {path: sha for path, sha in found.items() if path.endswith(BOM_SUFFIX)}
+    return {path: sha for path, sha in found.items() if path not in bom}, bom

@@ -21,7 +21,7 @@ import pytest
 from ml_artifactory_action.artifactory.retry import RetryPolicy
 from tests.e2e.conftest import ActionHarness
 from tests.reliability.conftest import BUILD, FOLDER, NUMBER, PIPELINE, one_error, pipeline_inputs
-from tests.reliability.registry import STAGING, Registry, check_complete, check_consistent
+from tests.reliability.registry import STAGING, Registry, check_complete, check_consistent, split_bom
 
 UPLOAD = "upload"
 MIB = 1 << 20
@@ -188,8 +188,9 @@ def test_an_outage_fails_cleanly_and_a_rerun_finishes_without_resending(
     assert "answered 503: Injected fault 1" in message
     assert failed.stdout.count("Retrying ") == RetryPolicy().attempts - 1  # then it gave up, and said so
     assert failed.stderr == ""
-    kept = registry.files(STAGING, FOLDER)
+    kept, bom = split_bom(registry.files(STAGING, FOLDER))
     assert sorted(kept) == (sorted(model) if case.uploaded else []), "the model wholly in staging, or not at all"
+    assert not bom or case.uploaded, "an AI-BOM only beside a whole model"
     check_consistent(registry, BUILD)
     assert bool(registry.runs(BUILD)) == case.published
     assert registry.files("ml-models-prod-local") == {}
@@ -203,4 +204,7 @@ def test_an_outage_fails_cleanly_and_a_rerun_finishes_without_resending(
     if case.uploaded:
         assert sent == {}, "bytes the server already held were sent again"
     else:  # the failed upload removed what it had sent: each new file goes once, vocab.txt by checksum
+        sent, bom = split_bom(sent)
         assert sent == {f"{FOLDER}/{n}": len(model[n]) for n in ("model.safetensors", "config.json")}
+        published = "build-publish" in case.stages.split(",")
+        assert len(bom) == published, "the AI-BOM, written for the first time by a re-run that publishes"
