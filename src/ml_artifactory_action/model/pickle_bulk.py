@@ -45,6 +45,12 @@ _CHAINS = (
     ),
 )
 _MEMOIZE = b"\x94"
+# The commonest chain, one literal opcode wrapped by TUPLE2s and no memo store: its units all have
+# one width, so the span's length counts them. Keyed by the literal's opcode.
+_EVEN_CHAINS = {
+    code[0]: (re.compile(rb"(?:" + re.escape(code) + b".{%d}" % size + rb"\x86)++", re.DOTALL), size + 2)
+    for code, size in ((b"K", 1), (b"M", 2), (b"J", 4), (b"G", 8), (b"N", 0), (b"\x88", 0), (b"\x89", 0))
+}
 
 
 class _DataOnly(pickle.Unpickler):
@@ -95,6 +101,10 @@ def chain(vm: PickleVM, buffer: bytes, offset: int, end: int) -> tuple[int, int]
     if not vm.stack:
         return 0, 0
     limit = min(end, offset + WINDOW)
+    even = _EVEN_CHAINS.get(buffer[offset])
+    if even is not None and (span := even[0].match(buffer, offset, limit)) and span.end() - offset >= MIN_BYTES:
+        vm.stack[-1] = DATA
+        return span.end() - offset, (span.end() - offset) // even[1] * 2
     for run, unit, width in _CHAINS:
         span = run.match(buffer, offset, limit)
         if span is None or span.end() - offset < MIN_BYTES:
