@@ -63,7 +63,12 @@ BOM_PUT = r"/artifactory/[^;]+\.cdx\.json(;.*)?"
 
 
 def deploy_answer(request: httpx.Request) -> httpx.Response:
-    """Artifactory's answer to a deploy: what it stored, with its checksums."""
+    """Artifactory's answer to a deploy: what it stored, with its checksums. This server holds no
+    content yet, so a checksum deploy (`X-Checksum-Deploy: true`, no body) is answered as Artifactory
+    answers it "when no readable binary with that checksum exists: 404" (shared/docs/jfrog-api.md,
+    from JFrog's Deploy Artifact by Checksum and jfrog-client-go)."""
+    if request.headers.get("X-Checksum-Deploy") == "true":
+        return httpx.Response(404, json={"errors": [{"status": 404, "message": "Checksum deploy failed"}]})
     body = request.content
     checksums = {name: hashlib.new(name, body).hexdigest() for name in ("sha1", "sha256", "md5")}
     path = request.url.path.partition(";")[0].removeprefix("/artifactory/")
@@ -73,7 +78,7 @@ def deploy_answer(request: httpx.Request) -> httpx.Response:
 
 def bom_entry(fake: FakeJFrog) -> dict[str, str]:
     """The build-info entry of the BOM the stage uploaded: its checksums are those of the bytes sent."""
-    [sent] = fake.sent("PUT", BOM_PUT)
+    [sent] = [r for r in fake.sent("PUT", BOM_PUT) if r.headers.get("X-Checksum-Deploy") != "true"]
     assert ";build.name=fraud-model;build.number=7;" in sent.url.raw_path.decode()
     bom = json.loads(sent.content)
     assert (bom["bomFormat"], bom["specVersion"]) == ("CycloneDX", "1.6")
@@ -176,8 +181,10 @@ def test_the_build_info_links_files_commit_run_dependencies_and_filtered_env(tmp
     }
     assert result.bom_url == bom_url
     # the BOM is on the server before the build-info that lists it
-    assert [r.method for r in fake.requests if r.method == "PUT"] == ["PUT", "PUT"]
-    assert fake.requests.index(fake.sent("PUT", BOM_PUT)[0]) < fake.requests.index(fake.sent("PUT", BUILD)[0])
+    # (offered by checksum first, then sent)
+    assert [r.headers.get("X-Checksum-Deploy") for r in fake.sent("PUT", BOM_PUT)] == ["true", None]
+    assert len([r for r in fake.requests if r.method == "PUT"]) == 3
+    assert fake.requests.index(fake.sent("PUT", BOM_PUT)[-1]) < fake.requests.index(fake.sent("PUT", BUILD)[0])
     assert result.published
 
 
