@@ -33,7 +33,11 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends git \
     && rm -rf /var/lib/apt/lists/*
 COPY requirements/action.txt /tmp/action.txt
-RUN python -m pip install --no-cache-dir --require-hashes -r /tmp/action.txt && rm /tmp/action.txt
+# --no-deps: the lock is the whole closure, each file hash-pinned. Without it pip re-resolves the
+# extras a locked package asks for (sigstore-rekor-types wants pydantic[email]) and refuses them as
+# "not pinned with ==" in --require-hashes mode, though pydantic and email-validator are both locked.
+RUN python -m pip install --no-cache-dir --require-hashes --no-deps -r /tmp/action.txt \
+    && python -m pip check && rm /tmp/action.txt
 COPY --from=wheel /wheels /tmp/wheels
 RUN python -m pip install --no-cache-dir --no-deps /tmp/wheels/*.whl && rm -r /tmp/wheels
 # -P: do not put the working directory (the user's workspace) first on sys.path, so a file or
