@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.loopback import answer_json, serve
 
 PREFIX = "/api/v3"
 NO_PERMISSION = {
@@ -149,12 +150,7 @@ def _handler_for(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
             status, body = fake.dispatch(self.command, self.path, headers, raw)
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            answer_json(self, status, body, "application/json; charset=utf-8")
 
         do_GET = do_POST = do_PATCH = _serve
 
@@ -168,13 +164,6 @@ def _handler_for(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
 def run_fake_github(token: str, deny: set[str] | None = None) -> Iterator[FakeGitHub]:
     """Serve a FakeGitHub on a free port of 127.0.0.1 until the block ends."""
     fake = FakeGitHub(token, deny or set())
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(fake))
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}{PREFIX}"
-    thread = threading.Thread(target=server.serve_forever, args=(POLL_SECONDS,), name="fake-github", daemon=True)
-    thread.start()
-    try:
+    with serve(_handler_for(fake), name="fake-github", poll=POLL_SECONDS) as url:
+        fake.url = f"{url}{PREFIX}"
         yield fake
-    finally:
-        server.shutdown()
-        thread.join()
-        server.server_close()

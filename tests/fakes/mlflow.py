@@ -6,12 +6,12 @@ The answer has the shape of MLflow's REST API (`{"run": {"info": ..., "data": {"
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.loopback import answer_json, serve
 
 RUNS_GET = "/api/2.0/mlflow/runs/get"
 
@@ -31,22 +31,10 @@ def run_fake_mlflow(runs: Mapping[str, Mapping[str, float]]) -> Iterator[str]:
             self._answer(200, {"run": {"info": {"run_id": run_id, "status": "FINISHED"}, "data": {"metrics": metrics}}})
 
         def _answer(self, status: int, body: object) -> None:
-            raw = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
+            answer_json(self, status, body)
 
         def log_message(self, format: str, *args: object) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serve(Handler, name="fake-mlflow") as url:
+        yield url

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
@@ -20,6 +19,7 @@ import jwt
 import pytest
 import sigstore
 from cryptography.hazmat.primitives.asymmetric import ec
+from tests.fakes.loopback import answer_json, serve
 
 from ml_artifactory_action.errors import SigningError
 from ml_artifactory_action.inputs import load_settings
@@ -38,18 +38,15 @@ class _Discovery(BaseHTTPRequestHandler):
     """The OIDC discovery document model_signing's Sigstore signer reads when it is built (sigstore.oidc.Issuer)."""
 
     def do_GET(self) -> None:
-        body = json.dumps(
+        answer_json(
+            self,
+            200,
             {
                 "issuer": "https://oauth2.sigstore.dev/auth",
                 "authorization_endpoint": UNREACHABLE,
                 "token_endpoint": UNREACHABLE,
-            }
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+            },
+        )
 
     def log_message(self, format: str, *args: object) -> None:  # the base class names it so
         pass
@@ -57,14 +54,8 @@ class _Discovery(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def discovery() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Discovery)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(_Discovery, name="fake-oidc-discovery") as url:
+        yield url
 
 
 def trust_config(path: Path, oidc_url: str) -> Path:
