@@ -61,6 +61,10 @@ def test_build_publish_in_its_own_job_puts_a_valid_bom_beside_the_model_and_prom
 
     bom = json.loads(text)
     model = bom["metadata"]["component"]
+    assert STAGE.encode() not in text, "the BOM promoted to production names no staging repository"
+    assert {"name": "ml-artifactory-action:artifactory-path", "value": "fraud-model/7"} in model["properties"]
+    links = {r["type"]: r["url"] for r in model["externalReferences"]}
+    assert links["build-meta"].startswith(f"{sandbox.url}/ui/builds/fraud-model/7/")
     assert (model["type"], model["name"], model["version"]) == ("machine-learning-model", "fraud-model", "7")
     hashes = {f["name"]: {h["alg"]: h["content"] for h in f["hashes"]} for f in model["components"]}
     assert hashes == {

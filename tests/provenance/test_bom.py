@@ -35,7 +35,7 @@ def bom_input(**changes: object) -> BomInput:
             base_model="acme/base-fraud",
         ),
         dependencies=[Dependency("numpy", "1.26.4", "2" * 64), Dependency("scikit-learn", "1.5.0")],
-        model_url="http://127.0.0.1:1/artifactory/ml-models-staging-local/fraud-model/7",
+        model_path="fraud-model/7",
         build_url="http://127.0.0.1:1/ui/builds/fraud/7",
         run_url="https://github.com/acme/fraud/actions/runs/1",
         vcs_url="https://github.com/acme/fraud",
@@ -63,6 +63,8 @@ def test_the_model_is_a_machine_learning_model_with_every_files_hashes() -> None
     links = {r["type"]: r["url"] for r in model["externalReferences"]}
     assert links["build-meta"] == "http://127.0.0.1:1/ui/builds/fraud/7"
     assert links["vcs"] == "https://github.com/acme/fraud"
+    assert "distribution" not in links, "a repository URL would be wrong once promotion copies the BOM"
+    assert model["properties"] == [{"name": "ml-artifactory-action:artifactory-path", "value": "fraud-model/7"}]
 
 
 def test_the_model_card_holds_task_metrics_thresholds_framework_and_datasets() -> None:
@@ -98,11 +100,11 @@ def test_dependencies_are_pypi_libraries_the_model_depends_on() -> None:
 
 def test_a_bare_model_gives_a_valid_bom_without_empty_sections() -> None:
     text = build_bom(
-        bom_input(card=ModelCardFacts(), dependencies=[], model_url="", build_url="", run_url="", vcs_url="")
+        bom_input(card=ModelCardFacts(), dependencies=[], model_path="", build_url="", run_url="", vcs_url="")
     )
     model = json.loads(text)["metadata"]["component"]
     assert model["modelCard"] == {"bom-ref": "model-card"}
-    assert not {"licenses", "pedigree", "externalReferences"} & model.keys()
+    assert not {"licenses", "pedigree", "externalReferences", "properties"} & model.keys()
 
 
 def test_the_same_model_gives_the_same_bytes_and_another_model_another_serial() -> None:

@@ -10,6 +10,11 @@ Everything in it comes from what is stored in Artifactory and from the settings,
 writes the same BOM in the upload's job or in a later one, and a re-run the same bytes (so the
 build is seen as already published): the identifiers are derived (no random UUIDs) and there is
 no timestamp (the build-info records when the build ran).
+
+The BOM names no repository: promotion copies it byte for byte (build-info holds its checksums),
+so a link to the staging folder would be wrong in production. It records the model's path inside
+its repository (the same in every repository the build is promoted to) and links the build-info,
+which says where the build's files are now.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from cyclonedx.contrib.license.factories import LicenseFactory
-from cyclonedx.model import ExternalReference, ExternalReferenceType, HashAlgorithm, HashType, XsUri
+from cyclonedx.model import ExternalReference, ExternalReferenceType, HashAlgorithm, HashType, Property, XsUri
 from cyclonedx.model.bom import Bom
 from cyclonedx.model.component import Component, ComponentType, Pedigree
 from cyclonedx.output.json import JsonV1Dot6
@@ -41,6 +46,8 @@ MEDIA_TYPE = "application/vnd.cyclonedx+json"
 # Names of our CycloneDX properties (the taxonomy asks for a namespace prefix).
 PROPERTY_PREFIX = "ml-artifactory-action:"
 TOOL_NAME = "ml-artifactory-action"
+# The model's folder inside its repository, the same in staging and in every promotion target.
+PATH_PROPERTY = f"{PROPERTY_PREFIX}artifactory-path"
 _SERIAL_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/ml-artifactory-action/ai-bom")
 
 
@@ -62,7 +69,7 @@ class BomInput:
     files: Sequence[BomFile]
     card: ModelCardFacts
     dependencies: Sequence[Dependency]
-    model_url: str = ""  # the model's folder in Artifactory
+    model_path: str = ""  # the model's folder inside its repository (the same after promotion)
     build_url: str = ""
     run_url: str = ""
     vcs_url: str = ""
@@ -145,6 +152,7 @@ def _model_component(data: BomInput) -> Component:
         bom_ref=f"model:{name}@{data.model_version}",
         components=[_file(f) for f in data.files],
         external_references=_references(data),
+        properties=[Property(name=PATH_PROPERTY, value=data.model_path)] if data.model_path else [],
     )
     if data.card.license:
         model.licenses.add(LicenseFactory().make_from_string(data.card.license))
@@ -182,8 +190,7 @@ def _library(dependency: Dependency) -> Component:
 
 def _references(data: BomInput) -> list[ExternalReference]:
     links = (
-        (ExternalReferenceType.DISTRIBUTION, data.model_url, "the model's folder in Artifactory"),
-        (ExternalReferenceType.BUILD_META, data.build_url, "JFrog build-info"),
+        (ExternalReferenceType.BUILD_META, data.build_url, "JFrog build-info: where the build's files are"),
         (ExternalReferenceType.BUILD_SYSTEM, data.run_url, "the workflow run that built it"),
         (ExternalReferenceType.VCS, data.vcs_url, "source repository"),
     )

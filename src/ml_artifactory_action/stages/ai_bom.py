@@ -70,7 +70,7 @@ def prepare(
             files=[_bom_file(f, folder) for f in files],
             card=_card(ctx),
             dependencies=dependencies,
-            model_url=storage.download_url(ctx.client, files[0].repo, folder) if folder else "",
+            model_path=folder,
             build_url=build_url,
             run_url=settings.github.run_url,
             vcs_url=settings.github.repository_url,
