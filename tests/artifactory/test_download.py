@@ -144,6 +144,32 @@ def test_a_redirected_download_sends_credentials_only_within_the_origin(
     assert (auth is not None, cookie is not None) == (credentials_at_target, credentials_at_target)
 
 
+def test_a_refused_signed_url_is_reported_without_its_credentials(tmp_path: Path) -> None:
+    """The storage refuses the redirect's pre-signed URL (expired, say): the error names the URL the
+    refusal came from with its parameter names, not the access key id or the signature."""
+    signed = (
+        "https://examplebucket.s3.amazonaws.com/fraud/7?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+        "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130721%2Fus-east-1%2Fs3%2Faws4_request"
+        "&X-Amz-Expires=86400&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"
+    )
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "examplebucket.s3.amazonaws.com":
+            return httpx.Response(
+                403, text="<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
+            )
+        return httpx.Response(302, headers={"Location": signed})
+
+    with pytest.raises(ArtifactoryError) as raised:
+        download_item(redirected_client(httpx.MockTransport(handle)), ITEM, tmp_path / "m.bin")
+    assert raised.value.message.startswith(
+        "Downloading the model: GET https://examplebucket.s3.amazonaws.com/fraud/7?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+        "&X-Amz-Credential=***&X-Amz-Expires=86400&X-Amz-Signature=*** answered 403: "
+    )
+    assert "AKIA" not in str(raised.value) + raised.value.url
+    assert leftovers(tmp_path) == []
+
+
 def test_endless_redirects_are_an_error(tmp_path: Path) -> None:
     client = redirected_client(redirecting_server("/artifactory/prod/fraud/7/model%20one.bin", []))
     with pytest.raises(ArtifactoryError, match="more than 5 redirects"):

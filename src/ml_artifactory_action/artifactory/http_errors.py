@@ -16,7 +16,11 @@ import httpx
 from ml_artifactory_action.errors import ArtifactoryError, AuthenticationError
 
 MAX_MESSAGE = 500
-_SECRET_QUERY = re.compile(r"token|password|passwd|secret|signature|sig|key|auth", re.IGNORECASE)
+# Query parameter names whose values are hidden. Besides tokens, passwords and keys, the proof a
+# pre-signed object-store URL carries: S3 X-Amz-Signature, X-Amz-Credential (the access key id),
+# X-Amz-Security-Token; GCS X-Goog-Signature, X-Goog-Credential, and GoogleAccessId + Signature in
+# the V2 form; Azure SAS `sig`.
+_SECRET_QUERY = re.compile(r"token|password|passwd|secret|signature|sig|key|auth|credential|accessid", re.IGNORECASE)
 REQUEST_ID_HEADERS = ("X-Request-Id", "X-JFrog-Request-Id", "X-Artifactory-Request-Id")
 
 
