@@ -412,6 +412,27 @@ def test_with_overwrite_a_target_holding_other_content_is_replaced(
     assert f"overwrite is set: replacing 1 files that hold other content: {FOLDER}/config.json" in stage.log.getvalue()
 
 
+def storage_lookups_and_puts(server: Server) -> tuple[int, int]:
+    requests = server.requests()
+    lookups = sum(r["method"] == "GET" and "/api/storage/" in r["path"] for r in requests)
+    puts = sum(r["method"] == "PUT" for r in requests)
+    return lookups, puts
+
+
+@pytest.mark.parametrize(("overwrite", "lookups_per_file"), [("false", 1), ("true", 0)])
+def test_each_path_is_looked_at_again_before_its_put_only_when_it_must_not_be_replaced(
+    stage: Stage_, server: Server, workspace: Path, overwrite: str, lookups_per_file: int
+) -> None:
+    """Artifactory has no conditional PUT, so without overwrite each path is read once more just
+    before its PUT (a path filled since the AQL query is not replaced). With overwrite whatever it
+    holds is replaced anyway: one PUT per file and no lookup."""
+    for index in range(4):
+        write(workspace / "model" / f"shard-{index}.bin", os.urandom(1000 + index))
+    server.forget_requests()
+    stage.run(overwrite=overwrite)
+    assert storage_lookups_and_puts(server) == (4 * lookups_per_file, 4)
+
+
 def held_at_the_weights(
     stage: Stage_, server: Server, meanwhile: Callable[[], None], **inputs: str
 ) -> TargetTakenError:

@@ -157,9 +157,12 @@ class Uploader:
         return answer, sha256
 
     def confirm_target(self, plan: FilePlan) -> None:
-        """Just before deploying: the path still holds what it held when planned (or our content)."""
+        """Just before deploying: the path still holds what it held when planned (or our content).
+        With overwrite whatever it holds is replaced, so there is nothing to look at."""
+        if self.overwrite:
+            return
         now = deploy.stored_sha256(self.client, self.repo, plan.path)
-        if self.overwrite or now == plan.held_before:
+        if now == plan.held_before:
             return
         if now is not None and plan.sha256 is None:
             plan.sha256 = self.hash(plan)  # filled meanwhile: the same content is no conflict
