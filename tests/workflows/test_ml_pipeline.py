@@ -191,7 +191,7 @@ def test_the_training_runner_is_a_label_or_json(runs_on: str, expected: Any) -> 
 
 # Action inputs the issue found missing from the reusable pipeline (issue 11, item 7).
 EXPOSED = ("mlflow-tracking-uri", "mlflow-run-id", "allowed-globals", "allow-unsafe-pickle", "model-version")
-EXPOSED += ("properties", "scan-timeout", "fail-on-violations")
+EXPOSED += ("properties", "scan-timeout", "fail-on-violations", "overwrite")
 
 
 def test_the_pipeline_passes_the_model_inputs_ml_projects_need_to_the_action() -> None:
@@ -202,6 +202,35 @@ def test_the_pipeline_passes_the_model_inputs_ml_projects_need_to_the_action() -
     for name in EXPOSED:
         assert name in declared, name
         assert f"inputs.{name}" in str(publish["with"][name]), name
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_overwrite_reaches_the_action_and_decides_whether_a_taken_version_is_replaced(
+    simulate: Any, platform: Platform, overwrite: bool
+) -> None:
+    """A model version already holding other content (a run before, say) stops the upload unless
+    the caller sets the pipeline's overwrite, which the publish step hands to the action as a string."""
+    taken = "fraud-model/7/config.json"
+    httpx.put(
+        f"{platform.sandbox.artifactory_url}/ml-models-dev-local/{taken}",
+        content=b'{"an": "older model"}',
+        headers={"Authorization": f"Bearer {platform.sandbox.admin_token}"},
+    ).raise_for_status()
+    inputs = pipeline_inputs(platform, promote=False) | ({"overwrite": True} if overwrite else {})
+
+    simulator = simulate()
+    run = simulator.call(PIPELINE, inputs, {}, GRANTED)
+
+    publish = run.jobs["publish"]
+    assert publish.step("Gate, upload, publish build-info, scan").inputs["overwrite"] == str(overwrite).lower()
+    if overwrite:
+        assert publish.result == "success"
+        assert f"overwrite is set: replacing 1 files that hold other content: {taken}" in publish.actions[0].log
+        assert list(models_in(platform, "ml-models-dev-local").values()) == [trained_sha256(simulator)]
+    else:
+        assert publish.result == "failure"
+        assert [title for title, _ in publish.actions[0].errors] == ["Target path holds other content"]
+        assert models_in(platform, "ml-models-dev-local") == {}
 
 
 def test_a_failed_gate_on_the_mlflow_run_the_training_names_stops_the_pipeline_before_any_upload(
