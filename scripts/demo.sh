@@ -15,43 +15,14 @@ OUT=${DEMO_OUT:-$ROOT/demo-out}  # DEMO_OUT: elsewhere (the tests use a temporar
 WORKSPACE=$OUT/workspace
 EXAMPLE=$ROOT/examples/fraud-model
 
-rm -rf "$OUT" && mkdir -p "$WORKSPACE"
-: > "$OUT/summary.md"
-: > "$OUT/outputs.txt"
-: > "$OUT/env.txt"
-
-echo "== starting the sandbox"
-# shellcheck source=scripts/sandbox.sh
-source "$ROOT/scripts/sandbox.sh"
-trap stop_sandbox EXIT
-start_sandbox "$OUT/sandbox"
-URL=$SANDBOX_URL
-TOKEN=$SANDBOX_TOKEN
-echo "sandbox at $URL (data in demo-out/sandbox)"
-
-echo "== training the example model"
-cp "$EXAMPLE/requirements.txt" "$WORKSPACE/"
-(cd "$WORKSPACE" && "$BIN/python" "$EXAMPLE/train.py" --out model --metrics metrics.json)
+# shellcheck source=scripts/demo_steps.sh
+source "$ROOT/scripts/demo_steps.sh"
+demo_start
+demo_train
 
 echo "== ml-artifactory run --stages gate,upload,build-publish,scan,promote,resolve"
 status=0
-(
-  cd "$WORKSPACE"
-  export JF_URL="$URL" JF_ACCESS_TOKEN="$TOKEN"
-  export GITHUB_WORKSPACE="$WORKSPACE" GITHUB_STEP_SUMMARY="$OUT/summary.md" GITHUB_OUTPUT="$OUT/outputs.txt"
-  export GITHUB_ENV="$OUT/env.txt"
-  export GITHUB_REPOSITORY=example/fraud-model GITHUB_RUN_NUMBER=1
-  GITHUB_SHA=$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo "")
-  export GITHUB_SHA GITHUB_REF_NAME=main GITHUB_REF=refs/heads/main
-  "$BIN/ml-artifactory" run --stages gate,upload,build-publish,scan,promote,resolve \
-    --model-path model/ \
-    --metrics-file metrics.json \
-    --thresholds $'accuracy >= 0.90\nf1 >= 0.85\nloss <= 0.4' \
-    --dependencies-file requirements.txt \
-    --license Apache-2.0 --task tabular-classification --datasets synthetic-card-transactions \
-    --comment "make demo" \
-    --download-dir resolved
-) || status=$?
+demo_pipeline "$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo "")" "make demo" || status=$?
 
 echo
 echo "== the report (GITHUB_STEP_SUMMARY)"

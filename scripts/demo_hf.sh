@@ -21,18 +21,9 @@ WORKSPACE=$OUT/workspace
 EXAMPLE=$ROOT/examples/fraud-model
 MODEL_ID=example/fraud-model
 
-rm -rf "$OUT" && mkdir -p "$WORKSPACE"
-: > "$OUT/summary.md"
-: > "$OUT/outputs.txt"
-
-echo "== starting the sandbox"
-# shellcheck source=scripts/sandbox.sh
-source "$ROOT/scripts/sandbox.sh"
-trap stop_sandbox EXIT
-start_sandbox "$OUT/sandbox"
-URL=$SANDBOX_URL
-TOKEN=$SANDBOX_TOKEN
-echo "sandbox at $URL"
+# shellcheck source=scripts/demo_steps.sh
+source "$ROOT/scripts/demo_steps.sh"
+demo_start
 
 echo "== creating the Hugging Face repositories hf-dev-local and hf-prod-local"
 "$BIN/python" - "$URL" "$TOKEN" <<'PY'
@@ -47,28 +38,12 @@ with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as
         admin.put(f"/artifactory/api/repositories/{key}", json=body).raise_for_status()
 PY
 
-echo "== training the example model"
-cp "$EXAMPLE/requirements.txt" "$WORKSPACE/"
-(cd "$WORKSPACE" && "$BIN/python" "$EXAMPLE/train.py" --out model --metrics metrics.json)
+demo_train
 
 REVISION=$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo 1)
 echo "== ml-artifactory run: $MODEL_ID revision $REVISION, hf-dev-local -> hf-prod-local"
-(
-  cd "$WORKSPACE"
-  export JF_URL="$URL" JF_ACCESS_TOKEN="$TOKEN"
-  export GITHUB_WORKSPACE="$WORKSPACE" GITHUB_STEP_SUMMARY="$OUT/summary.md" GITHUB_OUTPUT="$OUT/outputs.txt"
-  export GITHUB_REPOSITORY=example/fraud-model GITHUB_RUN_NUMBER=1 GITHUB_SHA="$REVISION"
-  export GITHUB_REF_NAME=main GITHUB_REF=refs/heads/main
-  "$BIN/ml-artifactory" run --stages gate,upload,build-publish,scan,promote,resolve \
-    --repo hf-dev-local --target-repo hf-prod-local --model-name "$MODEL_ID" \
-    --model-path model/ \
-    --metrics-file metrics.json \
-    --thresholds $'accuracy >= 0.90\nf1 >= 0.85\nloss <= 0.4' \
-    --dependencies-file requirements.txt \
-    --license Apache-2.0 --task tabular-classification --datasets synthetic-card-transactions \
-    --comment "make demo-hf" \
-    --download-dir resolved
-) || { status=$?; cat "$OUT/summary.md"; echo "demo-hf: the pipeline failed (exit $status)" >&2; exit "$status"; }
+demo_pipeline "$REVISION" "make demo-hf" --repo hf-dev-local --target-repo hf-prod-local --model-name "$MODEL_ID" \
+  || { status=$?; cat "$OUT/summary.md"; echo "demo-hf: the pipeline failed (exit $status)" >&2; exit "$status"; }
 cat "$OUT/summary.md"
 
 ENDPOINT=$URL/artifactory/api/huggingfaceml/hf-prod-local

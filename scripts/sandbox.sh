@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Sourced by demo.sh and container_smoke.sh: start and stop a sandbox in the background.
+# Sourced by demo_steps.sh (the demos) and container_smoke.sh: start and stop a sandbox in the background.
 #   start_sandbox DATA_DIR   sets SANDBOX_URL, SANDBOX_TOKEN, SANDBOX_PID; logs beside DATA_DIR
 #   stop_sandbox             SIGTERM to the sandbox this shell started, then wait for it
 # Needs BIN (the venv's bin folder).

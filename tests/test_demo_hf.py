@@ -4,6 +4,7 @@ huggingface_hub's snapshot_download through Artifactory returns it and it scores
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -31,6 +32,9 @@ def test_the_hugging_face_demo_ends_with_snapshot_download_through_artifactory(t
     )
 
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert re.search(
+        rf"^sandbox at http://127\.0\.0\.1:\d+ \(data in {re.escape(str(out))}/sandbox\)$", proc.stdout, re.M
+    )
     assert "### Model files uploaded to `hf-dev-local/models/example/fraud-model/" in proc.stdout
     assert "promoted to `hf-prod-local` as **Production**" in proc.stdout
     snapshot = next((out / "hf-home" / "hub" / "models--example--fraud-model" / "snapshots").iterdir())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -25,6 +26,9 @@ def test_the_demo_runs_every_stage_on_the_example_and_prints_the_report(tmp_path
     )
 
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert re.search(
+        rf"^sandbox at http://127\.0\.0\.1:\d+ \(data in {re.escape(str(out))}/sandbox\)$", proc.stdout, re.M
+    )
     report = (out / "summary.md").read_text(encoding="utf-8")
     assert report in proc.stdout
     for section in (
