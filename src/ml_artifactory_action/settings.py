@@ -93,6 +93,11 @@ Secret = Annotated[SecretStr | None, BeforeValidator(_empty_is_none)]
 OptionalPath = Annotated[Path | None, BeforeValidator(_empty_is_none)]
 
 
+def input_name(field: str) -> str:
+    """An input's name is its field's with hyphens (`dry_run` is `dry-run`), unless it says `alias=`."""
+    return field.replace("_", "-")
+
+
 def _input(default: Any, description: str, *, action_default: str | None = None, **kw: Any) -> Any:
     extra: dict[str, Any] | None = {"action_default": action_default} if action_default is not None else None
     return Field(default, description=description, json_schema_extra=extra, **kw)
@@ -168,32 +173,26 @@ class GitHubContext(BaseModel):
 
 
 class Settings(BaseModel):
-    """Every input of the action, parsed and checked. Field aliases are the input names."""
+    """Every input of the action, parsed and checked. Field aliases are the input names (`input_name`)."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid", alias_generator=input_name)
 
     # Connection
     url: str = _input(
         "", "JFrog Platform URL, e.g. https://acme.jfrog.io (Artifactory is under /artifactory). Defaults to JF_URL."
     )
-    access_token: Secret = _input(
-        None, "JFrog access token. Defaults to JF_ACCESS_TOKEN. Prefer OIDC.", alias="access-token"
-    )
+    access_token: Secret = _input(None, "JFrog access token. Defaults to JF_ACCESS_TOKEN. Prefer OIDC.")
     user: str = _input("", "User for basic authentication (with password). Defaults to JF_USER.")
     password: Secret = _input(None, "Password or token for basic authentication. Defaults to JF_PASSWORD.")
     oidc_provider_name: str = _input(
         "",
         "Name of the OIDC integration configured in JFrog; logs in with the job's GitHub ID token (needs permissions: id-token: write). With access-token too, OIDC is used when the job can request an ID token, else the token.",
-        alias="oidc-provider-name",
     )
     oidc_audience: str = _input(
         "",
         "Audience of the GitHub ID token requested for OIDC (the one set on the JFrog integration).",
-        alias="oidc-audience",
     )
-    ca_bundle: OptionalPath = _input(
-        None, "PEM file of CA certificates for a JFrog server with a private CA.", alias="ca-bundle"
-    )
+    ca_bundle: OptionalPath = _input(None, "PEM file of CA certificates for a JFrog server with a private CA.")
 
     # Run
     stages: tuple[Stage, ...] = _input(
@@ -201,19 +200,15 @@ class Settings(BaseModel):
         "Stages to run, comma or newline separated: configure, gate, upload, build-publish, scan, promote, resolve. They always run in that order.",
         action_default="upload",
     )
-    dry_run: Bool = _input(
-        False, "Show what each stage would do without changing anything.", alias="dry-run", action_default="false"
-    )
+    dry_run: Bool = _input(False, "Show what each stage would do without changing anything.", action_default="false")
     github_token: Secret = _input(
         None,
         "GitHub token for the PR comment and deployments.",
-        alias="github-token",
         action_default="${{ github.token }}",
     )
     pr_comment: Bool = _input(
         True,
         "Post the model report as a comment on pull requests (updated in place).",
-        alias="pr-comment",
         action_default="true",
     )
 
@@ -221,17 +216,14 @@ class Settings(BaseModel):
     model_path: tuple[str, ...] = _input(
         (),
         "Model files, folders or globs, one per line, relative to the workspace (in GitHub Actions they must stay inside it).",
-        alias="model-path",
     )
     model_name: str = _input(
         "",
         "Model name; defaults to the repository name (outside GitHub Actions: the model folder's name).",
-        alias="model-name",
     )
     model_version: str = _input(
         "",
         "Model version; defaults to the run number (outside GitHub Actions: the time of the run, UTC, as YYYYMMDD.HHMMSS).",
-        alias="model-version",
     )
     repo: str = _input(
         STAGING_REPO,
@@ -244,7 +236,6 @@ class Settings(BaseModel):
     target_path: str = _input(
         "{model-name}/{model-version}/",
         "Path in the repository; {model-name} and {model-version} are replaced; folder structure is kept under it.",
-        alias="target-path",
         action_default="{model-name}/{model-version}/",
     )
     properties: Properties = _input(
@@ -255,24 +246,19 @@ class Settings(BaseModel):
         "Replace files at the target path that hold other content. Without it a model version is written once: an upload that would replace other content stops before sending anything.",
         action_default="false",
     )
-    max_workers: int = _input(
-        4, "Files uploaded in parallel.", alias="max-workers", ge=1, le=MAX_WORKERS_LIMIT, action_default="4"
-    )
+    max_workers: int = _input(4, "Files uploaded in parallel.", ge=1, le=MAX_WORKERS_LIMIT, action_default="4")
     allow_unsafe_pickle: Bool = _input(
         False,
         "Upload even when a file would run code when loaded (pickle globals, Lambda layers). Dangerous.",
-        alias="allow-unsafe-pickle",
         action_default="false",
     )
     allowed_globals: tuple[str, ...] = _input(
         (),
         "Pickle globals the unsafe-model scan also accepts, one per line: 'module.Name' (e.g. mypkg.models.Net) or 'module.*' for a package of yours. Names that run code are never accepted here (see allow-unsafe-pickle).",
-        alias="allowed-globals",
     )
     hash_cache_dir: OptionalPath = _input(
         None,
         "Folder where file checksums are remembered between steps and runs (by path, size, mtime, ctime and inode), so unchanged files are not hashed again. Default: $XDG_CACHE_HOME or $HOME/.cache, under ml-artifactory-action.",
-        alias="hash-cache-dir",
     )
 
     # Signing (OpenSSF model signing, OMS format)
@@ -286,65 +272,53 @@ class Settings(BaseModel):
     signing_key: Secret = _input(
         None,
         "PEM private key (elliptic curve P-256/384/521) for sign: key or certificate. Pass it from a secret; it is masked.",
-        alias="signing-key",
     )
     signing_certificate_chain: str = _input(
         "",
         "PEM certificates for sign: certificate: the signing certificate first (it must hold signing-key's public key), then its intermediates.",
-        alias="signing-certificate-chain",
     )
     verify_signature: Bool = _input(
         False,
         "resolve (before handing the files over) and promote (model.sig against the checksums Artifactory holds) refuse a model whose model.sig does not verify with verify-public-key, verify-certificate-chain or verify-identity + verify-issuer.",
-        alias="verify-signature",
         action_default="false",
     )
-    verify_public_key: str = _input(
-        "", "PEM public key that must have signed the model (sign: key).", alias="verify-public-key"
-    )
+    verify_public_key: str = _input("", "PEM public key that must have signed the model (sign: key).")
     verify_certificate_chain: str = _input(
         "",
         "PEM CA certificates the signing certificate must chain to (sign: certificate).",
-        alias="verify-certificate-chain",
     )
     verify_identity: str = _input(
         "",
         "Sigstore: the identity that must have signed, e.g. https://github.com/acme/models/.github/workflows/train.yml@refs/heads/main.",
-        alias="verify-identity",
     )
     verify_issuer: str = _input(
         "",
         "Sigstore: the OIDC issuer of that identity, e.g. https://token.actions.githubusercontent.com.",
-        alias="verify-issuer",
     )
 
     sigstore_trust_config: OptionalPath = _input(
         None,
         "Sigstore ClientTrustConfig JSON (Fulcio, Rekor, trusted root) for a private Sigstore deployment; empty: the public instance.",
-        alias="sigstore-trust-config",
     )
 
     # Gate
     metrics_file: OptionalPath = _input(
-        None, "JSON or YAML file with the candidate's metrics (nested keys by dotted path).", alias="metrics-file"
+        None, "JSON or YAML file with the candidate's metrics (nested keys by dotted path)."
     )
     mlflow_tracking_uri: str = _input(
         "",
         "MLflow tracking server to read the run's metrics from (instead of metrics-file).",
-        alias="mlflow-tracking-uri",
     )
-    mlflow_run_id: str = _input("", "MLflow run whose metrics are gated.", alias="mlflow-run-id")
+    mlflow_run_id: str = _input("", "MLflow run whose metrics are gated.")
     thresholds: tuple[Threshold, ...] = _input((), "One per line: '<metric> <op> <number>', e.g. 'accuracy >= 0.90'.")
     compare_to_production: Bool = _input(
         False,
         "Also fail when the candidate is worse than the model now in production by more than max-regression.",
-        alias="compare-to-production",
         action_default="false",
     )
     max_regression: float = _input(
         0.0,
         "Largest allowed drop (absolute) of a thresholded metric against production.",
-        alias="max-regression",
         ge=0.0,
         action_default="0",
     )
@@ -353,16 +327,14 @@ class Settings(BaseModel):
     build_name: str = _input(
         "",
         "Build name used by every stage; defaults to the repository name (outside GitHub Actions: the model name).",
-        alias="build-name",
     )
     build_number: str = _input(
         "",
         "Build number used by every stage; defaults to the run number (outside GitHub Actions, when uploading: the model version).",
-        alias="build-number",
     )
     project: str = _input("", "JFrog project key.")
     dependencies_file: OptionalPath = _input(
-        None, "Python dependencies to record: requirements, lock or pip freeze file.", alias="dependencies-file"
+        None, "Python dependencies to record: requirements, lock or pip freeze file."
     )
     license: str = _input(
         "",
@@ -371,13 +343,11 @@ class Settings(BaseModel):
     base_model: str = _input(
         "",
         "The model this one was fine-tuned from (e.g. google-bert/bert-base-uncased), for the AI-BOM and the model card.",
-        alias="base-model",
     )
     task: str = _input("", "What the model does (e.g. text-classification), for the AI-BOM and the model card.")
     model_card: ModelCardMode = _input(
         ModelCardMode.AUTO,
         "Add a README.md model card (Hugging Face metadata: license, tags, datasets, base_model, model-index with the gate's metrics) to a model that has none: auto (Hugging Face repositories), always, or none. A README.md among the model's files is never replaced.",
-        alias="model-card",
         action_default="auto",
     )
     datasets: tuple[str, ...] = _input(
@@ -387,13 +357,11 @@ class Settings(BaseModel):
     env_include: str = _input(
         "*",
         "Environment variables to record in build-info, ';'-separated wildcards.",
-        alias="env-include",
         action_default="*",
     )
     env_exclude: str = _input(
         DEFAULT_ENV_EXCLUDE,
         "Environment variables never recorded, ';'-separated wildcards (secrets are always dropped).",
-        alias="env-exclude",
         action_default=DEFAULT_ENV_EXCLUDE,
     )
 
@@ -401,18 +369,15 @@ class Settings(BaseModel):
     scan_timeout: int = _input(
         600,
         "Seconds to wait for Xray to index and scan the build.",
-        alias="scan-timeout",
         ge=1,
         le=86_400,
         action_default="600",
     )
-    fail_on_violations: Bool = _input(
-        True, "Fail when Xray's policy says the build fails.", alias="fail-on-violations", action_default="true"
-    )
+    fail_on_violations: Bool = _input(True, "Fail when Xray's policy says the build fails.", action_default="true")
 
     # Promote
-    source_repo: str = _input("", "Repository promoted from; defaults to repo.", alias="source-repo")
-    target_repo: str = _input(PROD_REPO, "Repository promoted to.", alias="target-repo", action_default=PROD_REPO)
+    source_repo: str = _input("", "Repository promoted from; defaults to repo.")
+    target_repo: str = _input(PROD_REPO, "Repository promoted to.", action_default=PROD_REPO)
     status: str = _input("Production", "Build status set by the promotion.", action_default="Production")
     comment: str = _input("", "Promotion comment.")
     copy_artifacts: Bool = _input(
@@ -424,32 +389,24 @@ class Settings(BaseModel):
     deployment_environment: str = _input(
         "production",
         "GitHub deployment environment recorded on promotion.",
-        alias="deployment-environment",
         action_default="production",
     )
     create_deployment: Bool = _input(
         True,
         "Record the promotion as a GitHub deployment. Set false in a job with `environment:`: GitHub records that job's deployment itself (give the environment's `url:` this step's build-url output).",
-        alias="create-deployment",
         action_default="true",
     )
 
     # Resolve
-    download_dir: Path = _input(
-        Path("model"), "Where resolve downloads the model.", alias="download-dir", action_default="model"
-    )
-    resolve_build: str = _input(
-        "", "Build number to fetch; empty fetches the latest build with the promotion status.", alias="resolve-build"
-    )
+    download_dir: Path = _input(Path("model"), "Where resolve downloads the model.", action_default="model")
+    resolve_build: str = _input("", "Build number to fetch; empty fetches the latest build with the promotion status.")
     resolve_properties: Properties = _input(
-        (), "Fetch the files in target-repo that carry these properties instead of a build.", alias="resolve-properties"
+        (), "Fetch the files in target-repo that carry these properties instead of a build."
     )
 
     # Configure
-    pypi_repo: str = _input("", "PyPI repository (remote or virtual) that pip should install from.", alias="pypi-repo")
-    hf_repo: str = _input(
-        "", "Hugging Face repository that huggingface_hub should pull models through.", alias="hf-repo"
-    )
+    pypi_repo: str = _input("", "PyPI repository (remote or virtual) that pip should install from.")
+    hf_repo: str = _input("", "Hugging Face repository that huggingface_hub should pull models through.")
 
     # Not inputs: what the runner says about the run, and (outside Actions) the defaults chosen
     # for inputs nobody gave, as (input, value), for the log.
