@@ -13,13 +13,13 @@ import json
 import re
 from dataclasses import dataclass
 
-from ml_artifactory_action.artifactory.models import build_items, metric_key, metric_properties
-from ml_artifactory_action.artifactory.promotion import current_production, deployment_repo, production_history
+from ml_artifactory_action.artifactory.models import metric_key, metric_properties
 from ml_artifactory_action.errors import GateFailedError
 from ml_artifactory_action.model.metrics import Metrics, fetch_mlflow_metrics, load_metrics_file
 from ml_artifactory_action.model.thresholds import Threshold
 from ml_artifactory_action.settings import Stage
 from ml_artifactory_action.stages.context import StageContext
+from ml_artifactory_action.stages.production import ProductionLine
 
 LOWER_IS_BETTER = re.compile(
     r"loss|error|(^|[._/-])err($|[._/-])|mse|mae|rmse|perplexity|latency|wer|cer|fpr|fnr", re.I
@@ -123,17 +123,15 @@ def read_metrics(ctx: StageContext) -> Metrics:
 
 def find_production(ctx: StageContext) -> Production | None:
     settings = ctx.settings
-    name = settings.effective_build_name
-    repo = deployment_repo(ctx.client, settings.target_repo)
-    history = production_history(ctx.client, name, settings.project, settings.status, repo)
-    current = current_production(history)
+    line = ProductionLine.of(ctx)
+    current = line.current
     if current is None:
         ctx.runner.info(
-            f"No build of {name} is in {settings.target_repo} with status {settings.status}: nothing to compare with."
+            f"No build of {line.build_name} is in {settings.target_repo} with status {settings.status}: "
+            "nothing to compare with."
         )
         return None
-    items = build_items(ctx.client, repo, name, current.build_number)
-    return Production(current.build_number, metric_properties(items))
+    return Production(current.build_number, metric_properties(line.items(current.build_number)))
 
 
 def gate_rows(

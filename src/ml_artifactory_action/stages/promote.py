@@ -14,20 +14,14 @@ from dataclasses import dataclass
 
 from ml_artifactory_action.artifactory.builds import build_ui_url, get_build, jfrog_time, started_millis, statuses_of
 from ml_artifactory_action.artifactory.models import build_items
-from ml_artifactory_action.artifactory.promotion import (
-    PromotionRequest,
-    current_production,
-    deployment_repo,
-    previous_production,
-    production_history,
-    promote_build,
-)
+from ml_artifactory_action.artifactory.promotion import PromotionRequest, deployment_repo, promote_build
 from ml_artifactory_action.artifactory.properties import Properties, from_mapping
 from ml_artifactory_action.artifactory.storage import require_deployable
 from ml_artifactory_action.errors import ArtifactoryError, GitHubAPIError, PromotionError
 from ml_artifactory_action.settings import Stage
 from ml_artifactory_action.stages import signing
 from ml_artifactory_action.stages.context import StageContext
+from ml_artifactory_action.stages.production import ProductionLine
 
 ROLLBACK_OF = "promoted.rollback-of"
 PROMOTED_RUN = "promoted.run"
@@ -111,34 +105,33 @@ def run(ctx: StageContext) -> PromoteResult:
 
 def promotion_target(ctx: StageContext) -> Target:
     settings = ctx.settings
-    name, number = settings.effective_build_name, settings.effective_build_number
-    repo = deployment_repo(ctx.client, settings.target_repo)
-    history = production_history(ctx.client, name, settings.project, settings.status, repo)
-    current = current_production(history)
+    line, number = ProductionLine.of(ctx), settings.effective_build_number
+    current = line.current
     if current is None or current.build_number != number:
         return Target(number)
-    source = {i.repo_path for i in build_items(ctx.client, settings.effective_source_repo, name, number)}
-    target = {i.repo_path for i in build_items(ctx.client, repo, name, number)}
+    source = {i.repo_path for i in build_items(ctx.client, settings.effective_source_repo, line.build_name, number)}
+    target = {i.repo_path for i in line.items(number)}
     return Target(number, done=bool(target) and source <= target)
 
 
 def rollback_target(ctx: StageContext) -> Target:
     settings = ctx.settings
-    name = settings.effective_build_name
-    repo = deployment_repo(ctx.client, settings.target_repo)
-    history = production_history(ctx.client, name, settings.project, settings.status, repo)
-    current = current_production(history)
+    line = ProductionLine.of(ctx)
+    name, current = line.build_name, line.current
     if current is None:
         raise PromotionError(
             f"Nothing to roll back: no build of {name} has been promoted to {settings.target_repo} with status {settings.status}.",
             fix="Check build-name, target-repo and status; they must match the promotions made before.",
         )
-    items = build_items(ctx.client, repo, name, current.build_number)
     run_url = settings.github.run_url
-    ours = [i for i in items if run_url and run_url in i.properties.get(PROMOTED_RUN, ()) and i.prop(ROLLBACK_OF)]
+    ours = [
+        i
+        for i in line.items(current.build_number)
+        if run_url and run_url in i.properties.get(PROMOTED_RUN, ()) and i.prop(ROLLBACK_OF)
+    ]
     if ours:  # this workflow run already rolled back (a re-run of the job): do not roll back twice
         return Target(current.build_number, rollback_of=ours[0].prop(ROLLBACK_OF), done=True)
-    previous = previous_production(history)
+    previous = line.previous
     if previous is None:
         raise PromotionError(
             f"Nothing to roll back to: build {name} #{current.build_number} is the only one that has been in production ({settings.target_repo}).",

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ml_artifactory_action.artifactory.download import download_item, is_current
-from ml_artifactory_action.artifactory.models import Item, build_items, items_with_properties
-from ml_artifactory_action.artifactory.promotion import current_production, deployment_repo, production_history
+from ml_artifactory_action.artifactory.models import Item, items_with_properties
+from ml_artifactory_action.artifactory.promotion import deployment_repo
 from ml_artifactory_action.errors import ConfigError, ResolveError
 from ml_artifactory_action.handover import Handover
 from ml_artifactory_action.provenance.signing import Verified
@@ -27,6 +27,7 @@ from ml_artifactory_action.runner import Progress, human_size
 from ml_artifactory_action.settings import Stage
 from ml_artifactory_action.stages import signing
 from ml_artifactory_action.stages.context import StageContext
+from ml_artifactory_action.stages.production import ProductionLine
 from ml_artifactory_action.stages.resolve_check import verified_items
 
 PROGRESS_MIN_SIZE = 64 << 20
@@ -120,18 +121,19 @@ def select_items(ctx: StageContext) -> tuple[list[Item], str, str]:
     settings = ctx.settings
     if settings.resolve_properties:
         return _by_properties(ctx)
-    name, repo = settings.effective_build_name, deployment_repo(ctx.client, settings.target_repo)
+    line = ProductionLine.of(ctx)
+    name, repo = line.build_name, line.repo
     if settings.resolve_build:
         number = settings.resolve_build
     else:
-        current = current_production(production_history(ctx.client, name, settings.project, settings.status, repo))
+        current = line.current
         if current is None:
             raise ResolveError(
                 f"No build of {name} has been promoted to {repo} with status {settings.status}.",
                 fix="Promote a build first, or give resolve-build or resolve-properties; check build-name, target-repo and status.",
             )
         number = current.build_number
-    items = build_items(ctx.client, repo, name, number)
+    items = line.items(number)
     if not items:
         raise ResolveError(
             f"Build {name} #{number} has no files in {repo}.",
