@@ -42,7 +42,15 @@ def test_the_demo_runs_every_stage_on_the_example_and_prints_the_report(tmp_path
         assert section in report
     assert "scan-result          pass" in proc.stdout
     resolved = sorted(p.name for p in (out / "workspace" / "resolved").rglob("*") if p.is_file())
-    assert resolved == ["config.json", "fraud-model.cdx.json", "model.safetensors"]  # the AI-BOM travels with it
+    # The AI-BOM and the signature travel with the model.
+    assert resolved == ["config.json", "fraud-model.cdx.json", "model.safetensors", "model.sig"]
+    assert re.search(r"Signature verified \(`model.sig`\): signed by key sha256:[0-9a-f]{64}\.", report)
+    # OpenSSF's own command, run by the demo on what resolve handed over, accepts the signature.
+    assert (
+        "== model_signing verify (OpenSSF's command, run on the resolved folder)\nVerification succeeded\n"
+        in proc.stdout
+    )
+    assert re.search(r"^  file model\.safetensors +sha256 [0-9a-f]{64}$", proc.stdout, re.M)
     assert "AI-BOM (CycloneDX 1.6): [fraud-model.cdx.json](" in report
     assert "large night purchase, new merchant, foreign card: p(fraud)=1.000 -> fraud" in proc.stdout
     assert proc.stdout.rstrip().endswith(f"demo: done. Everything is in {out}/.")
