@@ -19,6 +19,12 @@ So this engine reports known-malicious behaviour only, the way a registry-side s
 4. A Keras model with a Lambda layer carries marshalled Python bytecode that runs on load: a
    finding too, in a .keras archive (config.json) or an H5 file (the `model_config` attribute,
    read with h5py).
+5. picklescan denies `builtins.getattr`, which ordinary models use: pandas pickles a time-zone
+   aware column's zone as `getattr(zoneinfo.ZoneInfo, '_unpickle')`. When getattr is the only
+   global graded dangerous in a plain pickle stream (joblib's dumps included; not in torch, zip or
+   numpy containers), xray_getattr walks the opcodes and clears it only if every getattr call
+   fetches a constant, non-dunder, undenied name from an imported, undenied class; any other use,
+   or a stream it cannot walk to its end, keeps the finding.
 A global graded dangerous is a finding; any other callable, however unusual, is not (false
 positives are what JFrog's scanner avoids). Unreadable content is a scan error, never a pass.
 
@@ -33,7 +39,9 @@ from __future__ import annotations
 
 import bz2
 import contextlib
+import functools
 import gzip
+import io
 import json
 import logging
 import lzma
@@ -45,7 +53,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from picklescan.scanner import SafetyLevel, scan_bytes
+from picklescan.scanner import SafetyLevel, scan_bytes, scan_pickle_bytes
+
+from .xray_getattr import getattr_calls_are_harmless
 
 MODEL_EXTENSIONS = frozenset(
     {".h5", ".hdf5", ".pdparams", ".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".dat",
@@ -71,6 +81,12 @@ EXTRA_DENYLIST: dict[str, frozenset[str] | None] = {
     "telnetlib": None,
     "dill._dill": frozenset({"_create_code", "_create_function", "_load_type", "_import_module"}),
 }
+GETATTR_FINDINGS = frozenset({"builtins.getattr", "__builtin__.getattr"})
+# picklescan reads these as torch archives, numpy arrays, zip or 7z archives; the getattr walk
+# reads plain pickle streams only, so a getattr in these stays a finding.
+CONTAINER_SUFFIXES = frozenset({".bin", ".pt", ".pth", ".ckpt", ".npy", ".npz", ".zip", ".7z"})
+SEVEN_ZIP_SIGNATURE = b"7z\xbc\xaf\x27\x1c"
+DENIED_CACHE = 4096  # (module, name) gradings kept: a pickle asks about the same few many times
 LAMBDA_FINDING = "keras.layers.Lambda"
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"  # at offset 0, where h5py and Keras write it
 
@@ -126,6 +142,8 @@ def scan_stored(blob: Path, artifact_name: str) -> ModelVerdict:
 
 def _findings(readable: Path, model_name: str, name: str) -> tuple[ModelFinding, ...]:
     findings = [*_pickle_findings(readable, model_name)]
+    if findings and {f.global_name for f in findings} <= GETATTR_FINDINGS and _harmless_getattr(readable, model_name):
+        findings = []
     if zipfile.is_zipfile(readable):
         findings += _keras_findings(readable, name)
     if _is_hdf5(readable):
@@ -159,6 +177,27 @@ def _pickle_findings(path: Path, name: str) -> Iterator[ModelFinding]:
             yield ModelFinding(qualified, "on picklescan's denylist of dangerous imports")
         elif _extra_denied(found.module, found.name):
             yield ModelFinding(qualified, "on the sandbox Xray's denylist of malicious behaviour")
+
+
+def _harmless_getattr(path: Path, name: str) -> bool:
+    """A plain pickle stream (joblib's included) whose every getattr call fetches a named attribute
+    of a harmless class (xray_getattr says how it tells)."""
+    if PurePosixPath(name).suffix in CONTAINER_SUFFIXES or zipfile.is_zipfile(path):
+        return False
+    with path.open("rb") as stream:
+        if stream.read(len(SEVEN_ZIP_SIGNATURE)) == SEVEN_ZIP_SIGNATURE:
+            return False
+    return getattr_calls_are_harmless(path, _denied)
+
+
+@functools.lru_cache(maxsize=DENIED_CACHE)
+def _denied(module: str, name: str) -> bool:
+    """Whether picklescan's denylist or EXTRA_DENYLIST grades the global `module.name` dangerous."""
+    if "\n" in module or "\n" in name or " " in module:
+        return True
+    single = io.BytesIO(f"c{module}\n{name}\n.".encode())  # a pickle that only imports it
+    graded = scan_pickle_bytes(single, "global").globals
+    return any(g.safety is SafetyLevel.Dangerous for g in graded) or _extra_denied(module, name)
 
 
 def _extra_denied(module: str, name: str) -> bool:

@@ -1,0 +1,487 @@
+"""Whether every `getattr` call in a pickle only fetches a named attribute of a harmless class.
+
+picklescan's denylist holds `builtins.getattr`, yet ordinary libraries pickle with it: a time-zone
+aware pandas object stores its `zoneinfo.ZoneInfo` as `getattr(zoneinfo.ZoneInfo, '_unpickle')`
+called with the key (any bound classmethod pickles that way). So, when getattr is the only global
+graded dangerous, the sandbox Xray walks the pickle's opcodes (`pickletools.genops`) over a model
+of the unpickler's stack and memo, and lets getattr pass only when each call of it is
+`getattr(<global>, '<constant>')` where the global is imported by the pickle, is not denied, looks
+like a class (a capitalised name that is no submodule on disk) and the constant is an identifier,
+no dunder, not a denied name and no denied global once joined to the class's name. Anything else:
+getattr used in any other way, a name built at load time, an opcode the model does not follow, a
+stream that does not end where a pickle ends, or joblib's inline arrays it cannot size, answers
+False, and the finding stays (the walk fails closed).
+
+joblib writes a numpy array's bytes right after the pickled `NumpyArrayWrapper` (an object array
+as a nested pickle). The walk sizes them from the wrapper's state, checks the alignment padding
+joblib writes, and skips them; a nested pickle is walked with a memo of its own, as joblib reads
+it. Since a plain `pickle.load` of the same file would read on where joblib reads array data, the
+first pickle is also walked as plain pickle reads it, up to the padding byte, which is no opcode.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import math
+import pickletools
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+Denied = Callable[[str, str], bool]  # (module, name) -> graded dangerous
+
+GETATTR_MODULES = frozenset({"builtins", "__builtin__"})
+# Names that start a process, run or load code, or change files whatever class holds them (a
+# method fetched from its class runs on whatever object the pickle passes it, pathlib.Path's
+# write_text on ~/.bashrc say); the denylists grade the rest.
+DENIED_ATTRIBUTES = frozenset(
+    {"system", "popen", "spawn", "fork", "execv", "execve", "execl", "execlp", "execvp", "run", "call",
+     "check_call", "check_output", "Popen", "import_module", "load", "loads", "runcode", "runsource",
+     "write", "write_text", "write_bytes", "unlink", "remove", "rmdir", "rmtree", "removedirs", "mkdir",
+     "makedirs", "touch", "rename", "replace", "symlink_to", "hardlink_to", "chmod", "chown", "truncate",
+     "copy", "copyfile", "move"}
+)  # fmt: skip
+JOBLIB_WRAPPER = ("joblib.numpy_pickle", "NumpyArrayWrapper")
+NUMBER_KINDS = frozenset("biufcmM")  # numpy dtype kinds whose item size is in the type code
+SKIP_CHUNK = 1 << 20
+# Who reads the pickle: joblib.load (arrays inline), plain pickle.load, or joblib's plain
+# Unpickler for an object array nested in a joblib file (which reads no arrays inline).
+JOBLIB, PLAIN, NESTED = "joblib", "pickle", "nested"
+_TYPE_CODE = re.compile(r"([a-zA-Z])(\d*)")
+_MAX_INLINE_BYTES = 1 << 40  # an array said to be larger than this is not sized, it is refused
+
+
+class Unresolved(Exception):
+    """The walk cannot tell what a getattr call fetches (or where the pickle ends)."""
+
+
+class LoadFails(Unresolved):
+    """The unpickler would certainly raise here (so nothing after this point runs)."""
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A global the unpickler imports."""
+
+    module: str
+    name: str
+
+    @property
+    def is_getattr(self) -> bool:
+        return self.module in GETATTR_MODULES and self.name == "getattr"
+
+
+@dataclass(frozen=True)
+class Const:
+    value: object
+
+
+@dataclass(frozen=True)
+class Tup:
+    items: tuple[object, ...]
+
+
+@dataclass(eq=False)
+class Obj:
+    """Whatever a call or a container opcode builds: what made it, its arguments and state."""
+
+    maker: object = None
+    args: object = None
+    state: object = None
+    items: dict[object, object] = field(default_factory=dict)  # a dict's constant keys
+    made_by: str = ""  # the opcode that made it
+
+
+_MARK = object()
+
+
+def getattr_calls_are_harmless(path: Path, denied: Denied) -> bool:
+    """True when every pickle in `path` walks to its end and each getattr call in it is harmless."""
+    try:
+        with path.open("rb") as stream:
+            inline_arrays = _walk_file(stream, denied)
+            if inline_arrays:  # what a plain pickle.load of the file would run
+                stream.seek(0)
+                _Walk(stream, denied, PLAIN).run()
+    except (Unresolved, ValueError, TypeError, EOFError, OverflowError):  # genops raises ValueError
+        return False  # the finding stays
+    return True
+
+
+def _walk_file(stream: IO[bytes], denied: Denied) -> int:
+    """Walk every pickle of the file, one after the other, to its last byte; the arrays skipped."""
+    arrays = 0
+    while True:
+        arrays += _Walk(stream, denied, JOBLIB).run()
+        if not stream.read(1):
+            return arrays
+        stream.seek(-1, 1)
+
+
+class _Walk:
+    """One pickle, from the stream's position to its STOP, on a model of the unpickler's stack."""
+
+    def __init__(self, stream: IO[bytes], denied: Denied, reader: str) -> None:
+        self.stream, self.denied, self.reader = stream, denied, reader
+        self.stack: list[object] = []
+        self.memo: dict[int, object] = {}
+        self.arrays = 0
+
+    def run(self) -> int:
+        try:
+            return self._run()
+        except LoadFails:
+            if self.reader == PLAIN:  # the secondary view: pickle.load stops here, having run the rest
+                return self.arrays
+            raise
+
+    def _run(self) -> int:
+        for opcode, arg, _ in self._ops():
+            name = opcode.name
+            handler = getattr(self, f"op_{name.lower()}", None)
+            if handler is not None:
+                handler(arg)
+            elif name in _CONSTANTS:
+                self.stack.append(Const(arg))
+            elif name not in _IGNORED:
+                raise Unresolved(f"opcode {name} is not modelled")
+            if name == "BUILD" and self.reader != NESTED and self._inline_array_follows():
+                if self.reader == JOBLIB:
+                    self._skip_inline_array()
+                elif not self._opcode_follows():
+                    return self.arrays  # pickle.load raises here, before anything else runs
+        return self.arrays
+
+    def _opcode_follows(self) -> bool:
+        head = self.stream.read(1)
+        self.stream.seek(-len(head), 1)
+        return bool(head) and head.decode("latin-1") in OPCODES
+
+    def _ops(self) -> Iterator[tuple[pickletools.OpcodeInfo, object, int | None]]:
+        for op in pickletools.genops(self.stream):
+            yield op
+            if op[0].name == "STOP":
+                return
+        raise Unresolved("the pickle ends without STOP")
+
+    # --- the stack ---------------------------------------------------------------------------
+    def pop(self) -> object:
+        if not self.stack or self.stack[-1] is _MARK:
+            raise Unresolved("the stack is empty")
+        return self.stack.pop()
+
+    def pop_mark(self) -> list[object]:
+        if _MARK not in self.stack:
+            raise Unresolved("no MARK on the stack")
+        at = len(self.stack) - 1 - self.stack[::-1].index(_MARK)
+        items = self.stack[at + 1 :]
+        del self.stack[at:]  # in place: a caller may hold self.stack.append already
+        return [_used(item) for item in items]
+
+    def top(self) -> object:
+        if not self.stack or self.stack[-1] is _MARK:
+            raise Unresolved("the stack is empty")
+        return self.stack[-1]
+
+    # --- opcodes --------------------------------------------------------------------------------
+    def op_mark(self, _: object) -> None:
+        self.stack.append(_MARK)
+
+    def op_stop(self, _: object) -> None:
+        _used(self.pop())  # what the load returns; the rest of the stack is dropped
+
+    def op_pop(self, _: object) -> None:
+        self.pop()
+
+    def op_pop_mark(self, _: object) -> None:
+        self.pop_mark()
+
+    def op_dup(self, _: object) -> None:
+        self.stack.append(self.top())
+
+    def op_global(self, arg: object) -> None:
+        module, _, name = str(arg).partition(" ")
+        self.stack.append(_ref(module, name))
+
+    def op_stack_global(self, _: object) -> None:
+        name, module = self.pop(), self.pop()
+        if isinstance(module, Const) and isinstance(name, Const) and {type(module.value), type(name.value)} == {str}:
+            self.stack.append(_ref(str(module.value), str(name.value)))
+        elif _not_a_str(module) or _not_a_str(name):
+            raise LoadFails("STACK_GLOBAL of other than two strings")
+        else:
+            raise Unresolved("STACK_GLOBAL of a name built at load time")
+
+    def op_memoize(self, _: object) -> None:
+        self.memo[len(self.memo)] = self.top()
+
+    def op_put(self, arg: object) -> None:
+        self.memo[int(str(arg))] = self.top()
+
+    op_binput = op_long_binput = op_put
+
+    def op_get(self, arg: object) -> None:
+        key = int(str(arg))
+        if key not in self.memo:
+            raise LoadFails(f"memo {key} is read before it is written")
+        self.stack.append(self.memo[key])
+
+    op_binget = op_long_binget = op_get
+
+    def op_tuple(self, _: object) -> None:
+        self.stack.append(Tup(tuple(self.pop_mark())))
+
+    def op_empty_tuple(self, _: object) -> None:
+        self.stack.append(Tup(()))
+
+    def _tuple_of(self, count: int) -> None:
+        items = [_used(self.pop()) for _ in range(count)]
+        self.stack.append(Tup(tuple(reversed(items))))
+
+    def op_tuple1(self, _: object) -> None:
+        self._tuple_of(1)
+
+    def op_tuple2(self, _: object) -> None:
+        self._tuple_of(2)
+
+    def op_tuple3(self, _: object) -> None:
+        self._tuple_of(3)
+
+    def op_empty_list(self, _: object) -> None:
+        self.stack.append(Obj(maker="list"))
+
+    op_empty_set = op_empty_list
+
+    def op_empty_dict(self, _: object) -> None:
+        self.stack.append(Obj(maker="dict"))
+
+    def op_list(self, _: object) -> None:
+        self.pop_mark()
+        self.stack.append(Obj(maker="list"))
+
+    op_frozenset = op_list
+
+    def op_dict(self, _: object) -> None:
+        self.stack.append(_dict_of(Obj(maker="dict"), self.pop_mark()))
+
+    def op_append(self, _: object) -> None:
+        _used(self.pop())
+        self.top()
+
+    def op_appends(self, _: object) -> None:
+        self.pop_mark()
+        self.top()
+
+    op_additems = op_appends
+
+    def op_setitem(self, _: object) -> None:
+        value, key = _used(self.pop()), _used(self.pop())
+        _dict_of(self.top(), [key, value])
+
+    def op_setitems(self, _: object) -> None:
+        items = self.pop_mark()
+        _dict_of(self.top(), items)
+
+    def op_reduce(self, _: object) -> None:
+        args, func = _used(self.pop()), self.pop()
+        if isinstance(func, Ref) and func.is_getattr:
+            self.stack.append(self._getattr_call(args))
+        else:
+            self.stack.append(Obj(maker=_used(func), args=args))
+
+    def op_newobj(self, _: object) -> None:
+        args, cls = _used(self.pop()), self.pop()
+        if not (isinstance(cls, Ref) and (cls.module, cls.name) == JOBLIB_WRAPPER and args == Tup(())):
+            _used(cls)  # joblib's wrapper is made the way joblib pickles it, or not at all
+        self.stack.append(Obj(maker=cls, args=args, made_by="NEWOBJ"))
+
+    def op_newobj_ex(self, _: object) -> None:
+        _used(self.pop())
+        self.op_newobj(None)
+
+    def op_obj(self, _: object) -> None:
+        items = self.pop_mark()
+        if not items:
+            raise Unresolved("OBJ without a class")
+        self.stack.append(Obj(maker=items[0], args=Tup(tuple(items[1:]))))
+
+    def op_inst(self, arg: object) -> None:
+        module, _, name = str(arg).partition(" ")
+        self.stack.append(Obj(maker=_used(_ref(module, name)), args=Tup(tuple(self.pop_mark()))))
+
+    def op_build(self, _: object) -> None:
+        state = _used(self.pop())
+        target = _used(self.top())
+        if isinstance(target, Obj):
+            target.state = state
+
+    def op_binpersid(self, _: object) -> None:
+        _used(self.pop())
+        self.stack.append(Obj(maker="persistent"))
+
+    def op_persid(self, _: object) -> None:
+        self.stack.append(Obj(maker="persistent"))
+
+    def op_next_buffer(self, _: object) -> None:
+        self.stack.append(Obj(maker="buffer"))
+
+    def op_readonly_buffer(self, _: object) -> None:
+        self.top()
+
+    # --- getattr ------------------------------------------------------------------------------
+    def _getattr_call(self, args: object) -> Obj:
+        """`getattr(<class>, '<name>')`, read as the attribute it fetches; anything else: Unresolved."""
+        if not (isinstance(args, Tup) and len(args.items) == 2):
+            raise Unresolved("getattr called with other than two arguments")
+        owner, attribute = args.items
+        if not (isinstance(owner, Ref) and isinstance(attribute, Const) and isinstance(attribute.value, str)):
+            raise Unresolved("getattr of something other than an imported global by a constant name")
+        name = attribute.value
+        if not name.isidentifier() or name.startswith("__") or name in DENIED_ATTRIBUTES:
+            raise Unresolved(f"getattr fetches {name!r}")
+        if self.denied(owner.module, owner.name) or not _names_a_class(owner.module, owner.name):
+            raise Unresolved(f"getattr of {owner.module}.{owner.name}, denied or maybe a module")
+        fetched = (("builtins", name), (owner.module, f"{owner.name}.{name}"), (f"{owner.module}.{owner.name}", name))
+        if any(self.denied(module, attr) for module, attr in fetched):
+            raise Unresolved(f"getattr fetches the denied {owner.name}.{name}")
+        return Obj(maker=Ref(owner.module, f"{owner.name}.{name}"))
+
+    # --- joblib's inline arrays ---------------------------------------------------------------
+    def _inline_array_follows(self) -> bool:
+        target = self.top()
+        return isinstance(target, Obj) and isinstance(target.maker, Ref) and _is_joblib(target.maker)
+
+    def _skip_inline_array(self) -> None:
+        wrapper = self.pop()
+        assert isinstance(wrapper, Obj)  # _inline_array_follows said so
+        state = wrapper.state.items if isinstance(wrapper.state, Obj) else {}
+        item_size = _item_size(state.get("dtype"))
+        if item_size == 0:  # an object array: a nested pickle, read with a memo of its own
+            _Walk(self.stream, self.denied, NESTED).run()
+        else:
+            self._skip_padding(state.get("numpy_array_alignment_bytes"))
+            self._skip(_count(state.get("shape")) * item_size)
+        self.arrays += 1
+        self.stack.append(Obj(maker="array"))
+
+    def _skip_padding(self, alignment: object) -> None:
+        if not (isinstance(alignment, Const) and isinstance(alignment.value, int) and alignment.value > 0):
+            raise Unresolved("a joblib array without alignment padding (joblib before 1.2)")
+        at = self.stream.tell()
+        length = self.stream.read(1)
+        expected = alignment.value - (at + 1) % alignment.value
+        if length != bytes([expected]) or chr(expected) in OPCODES:
+            raise Unresolved("joblib's array padding is not where joblib writes it")
+        if self.stream.read(expected) != b"\xff" * expected:
+            raise Unresolved("joblib's array padding is not 0xff bytes")
+
+    def _skip(self, size: int) -> None:
+        if size > _MAX_INLINE_BYTES:
+            raise Unresolved("a joblib array larger than the walk sizes")
+        while size:
+            chunk = self.stream.read(min(size, SKIP_CHUNK))
+            if not chunk:
+                raise Unresolved("the file ends inside a joblib array")
+            size -= len(chunk)
+
+
+def _is_joblib(ref: Ref) -> bool:
+    """joblib's loader reads array bytes after the BUILD of any object of its wrapper classes."""
+    return ref.module.split(".")[0] == "joblib"
+
+
+def _item_size(dtype: object) -> int:
+    """The item size of a pickled numpy dtype, 0 for objects; Unresolved when not plainly given."""
+    if not (isinstance(dtype, Obj) and dtype.maker == Ref("numpy", "dtype") and isinstance(dtype.args, Tup)):
+        raise Unresolved("a joblib array whose dtype is not a numpy.dtype")
+    code = dtype.args.items[0] if dtype.args.items else None
+    state = dtype.state.items if isinstance(dtype.state, Tup) else ()
+    match = _TYPE_CODE.fullmatch(str(code.value)) if isinstance(code, Const) else None
+    if match is None or len(state) not in (8, 9) or any(item != Const(None) for item in state[2:5]):
+        raise Unresolved("a joblib array of a structured or unknown dtype")
+    kind, digits = match.groups()
+    if kind == "O":
+        return 0
+    size = state[5].value if isinstance(state[5], Const) else None
+    if kind in NUMBER_KINDS and digits and size == -1:
+        return int(digits)
+    if kind in "SUV" and isinstance(size, int) and size > 0:
+        return size
+    raise Unresolved(f"a joblib array of dtype {match.group(0)}")
+
+
+def _count(shape: object) -> int:
+    if not (isinstance(shape, Tup) and all(isinstance(d, Const) and type(d.value) is int for d in shape.items)):
+        raise Unresolved("a joblib array whose shape is not constant")
+    dims = [d.value for d in shape.items if isinstance(d, Const) and isinstance(d.value, int)]
+    if any(d < 0 for d in dims):
+        raise Unresolved("a joblib array of negative shape")
+    return math.prod(dims)
+
+
+def _names_a_class(module: str, name: str) -> bool:
+    """A capitalised name that no module on disk has as a submodule (a lower-case one may be a
+    module imported under another name; an unknown module cannot be looked into)."""
+    if not (name.isidentifier() and name[0].isupper()):
+        return False
+    locations: list[str] | None = None
+    for part in module.split("."):
+        if not part.isidentifier():
+            return False
+        spec = importlib.machinery.PathFinder.find_spec(part, locations)
+        if spec is None and locations is None:
+            spec = importlib.machinery.BuiltinImporter.find_spec(part)
+        if spec is None:
+            return False
+        locations = list(spec.submodule_search_locations or [])
+    return not locations or importlib.machinery.PathFinder.find_spec(name, locations) is None
+
+
+def _not_a_str(value: object) -> bool:
+    """What the unpickler surely does not hold as a str: a constant of another type, a tuple, a
+    container, an object made by NEWOBJ of a class outside builtins. A call's result and a global
+    (a module's str constant) may be one."""
+    if isinstance(value, Const):
+        return type(value.value) is not str
+    if isinstance(value, Obj) and isinstance(value.maker, Ref) and value.made_by == "NEWOBJ":
+        return value.maker.module not in GETATTR_MODULES
+    return isinstance(value, Tup) or (isinstance(value, Obj) and value.maker in ("list", "dict"))
+
+
+def _ref(module: str, name: str) -> Ref:
+    if "." in name or not name.isidentifier():
+        raise Unresolved(f"the global {module} {name!r} is a dotted or odd name")
+    return Ref(module, name)
+
+
+def _used(value: object) -> object:
+    """A value the unpickler passes on (into a container, a call, a state): never getattr itself,
+    nor a class of joblib's (whose objects make joblib read array bytes the walk would not skip)."""
+    if isinstance(value, Ref) and value.is_getattr:
+        raise Unresolved("getattr is passed on as a value")
+    if isinstance(value, Ref) and _is_joblib(value):
+        raise Unresolved(f"joblib's {value.name} is used other than as joblib pickles its array wrapper")
+    if value is _MARK:
+        raise Unresolved("a MARK is used as a value")
+    return value
+
+
+def _dict_of(target: object, items: list[object]) -> Obj:
+    if len(items) % 2 or not isinstance(target, Obj):
+        raise Unresolved("dict items that do not pair up, or set on no dict")
+    for key, value in zip(items[::2], items[1::2], strict=True):
+        if isinstance(key, Const):
+            target.items[key.value] = value
+    return target
+
+
+_CONSTANTS = frozenset(
+    {"INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4", "STRING", "BINSTRING",
+     "SHORT_BINSTRING", "BINBYTES", "SHORT_BINBYTES", "BINBYTES8", "BYTEARRAY8", "UNICODE",
+     "SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "FLOAT", "BINFLOAT", "NONE", "NEWTRUE",
+     "NEWFALSE"}
+)  # fmt: skip
+_IGNORED = frozenset({"PROTO", "FRAME"})
+OPCODES = frozenset(op.code for op in pickletools.opcodes)  # a byte not in it stops any unpickler
