@@ -7,7 +7,9 @@ behaviour. So:
   would pass Xray;
 - a pickle calling `os.system`, uploaded with `allow-unsafe-pickle`, passes the action (with a
   warning, a `model.unsafe-globals` property and a flag in the summary and PR comment) and is
-  stopped by Xray, whose violation the scan stage lists.
+  stopped by Xray, whose violation the scan stage lists;
+- a scikit-learn model over a time-zone aware column (pandas pickles the zone through
+  `builtins.getattr`, which picklescan denies) passes both.
 Both payloads are written by `pickle` from objects whose `__reduce__` names the callable; nothing
 here loads them.
 """
@@ -18,7 +20,9 @@ import glob
 import json
 import os
 import pickle
+import subprocess
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -156,3 +160,41 @@ def test_files_uploaded_without_a_build_are_scanned_through_xrays_artifact_api(
     assert clean.returncode == 0, clean.log
     assert clean.outputs["scan-result"] == "pass"
     assert "Xray: passes; 0 violations, 0 vulnerabilities." in clean.stdout
+
+
+TZ_MODEL_DRIVER = """
+import sys
+import joblib, numpy as np, pandas as pd
+from sklearn.compose import make_column_transformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+opened = pd.date_range("2025-03-28", periods=6, freq="D", tz="Europe/Berlin").repeat(5)
+frame = pd.DataFrame({"opened": opened, "amount": np.arange(30.0)})
+pipeline = make_pipeline(
+    make_column_transformer((OneHotEncoder(handle_unknown="ignore"), ["opened"]), (StandardScaler(), ["amount"])),
+    LogisticRegression(),
+).fit(frame, np.arange(30) % 2)
+joblib.dump(pipeline, sys.argv[1])
+"""
+
+
+def test_a_time_zone_aware_model_passes_the_sandbox_xrays_build_scan(action: ActionHarness) -> None:
+    """pandas pickles the column's zone as getattr(zoneinfo.ZoneInfo, '_unpickle'): ordinary, not malicious."""
+    venv = os.environ.get("ML_MODELS_VENV")
+    if not venv:
+        pytest.skip(
+            "ML_MODELS_VENV is not set: it names the virtualenv with pandas and scikit-learn (make test builds it)"
+        )
+    (action.workspace / "model").mkdir()
+    model = action.workspace / "model" / "model.joblib"
+    subprocess.run([str(Path(venv) / "bin" / "python"), "-c", TZ_MODEL_DRIVER, str(model)], check=True, timeout=180)
+    (action.workspace / "model" / "config.json").write_text('{"features": ["opened", "amount"]}')
+
+    result = action.run({"stages": "upload,build-publish,scan", "model-path": "model"})
+
+    assert result.returncode == 0, result.log
+    assert result.outputs["scan-result"] == "pass"
+    assert json.loads(result.outputs["violations"]) == []
+    assert "Xray: passes; 0 violations, 0 vulnerabilities." in result.stdout
