@@ -6,7 +6,7 @@ called with the key (any bound classmethod pickles that way). So, when getattr i
 graded dangerous, the sandbox Xray walks the pickle's opcodes (`pickletools.genops`) over a model
 of the unpickler's stack and memo, and lets getattr pass only when each call of it is
 `getattr(<global>, '<constant>')` where the global is imported by the pickle, is not denied, looks
-like a class (a capitalised name that is no submodule on disk) and the constant is an identifier,
+is a class (xray_class_names reads the module's source to tell) and the constant is an identifier,
 no dunder, not a denied name and no denied global once joined to the class's name. Anything else:
 getattr used in any other way, a name built at load time, an opcode the model does not follow, a
 stream that does not end where a pickle ends, or joblib's inline arrays it cannot size, answers
@@ -21,7 +21,6 @@ first pickle is also walked as plain pickle reads it, up to the padding byte, wh
 
 from __future__ import annotations
 
-import importlib.machinery
 import math
 import pickletools
 import re
@@ -29,6 +28,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+
+from .xray_class_names import names_a_class
 
 Denied = Callable[[str, str], bool]  # (module, name) -> graded dangerous
 
@@ -341,7 +342,7 @@ class _Walk:
         name = attribute.value
         if not name.isidentifier() or name.startswith("__") or name in DENIED_ATTRIBUTES:
             raise Unresolved(f"getattr fetches {name!r}")
-        if self.denied(owner.module, owner.name) or not _names_a_class(owner.module, owner.name):
+        if self.denied(owner.module, owner.name) or not names_a_class(owner.module, owner.name):
             raise Unresolved(f"getattr of {owner.module}.{owner.name}, denied or maybe a module")
         fetched = (("builtins", name), (owner.module, f"{owner.name}.{name}"), (f"{owner.module}.{owner.name}", name))
         if any(self.denied(module, attr) for module, attr in fetched):
@@ -419,24 +420,6 @@ def _count(shape: object) -> int:
     if any(d < 0 for d in dims):
         raise Unresolved("a joblib array of negative shape")
     return math.prod(dims)
-
-
-def _names_a_class(module: str, name: str) -> bool:
-    """A capitalised name that no module on disk has as a submodule (a lower-case one may be a
-    module imported under another name; an unknown module cannot be looked into)."""
-    if not (name.isidentifier() and name[0].isupper()):
-        return False
-    locations: list[str] | None = None
-    for part in module.split("."):
-        if not part.isidentifier():
-            return False
-        spec = importlib.machinery.PathFinder.find_spec(part, locations)
-        if spec is None and locations is None:
-            spec = importlib.machinery.BuiltinImporter.find_spec(part)
-        if spec is None:
-            return False
-        locations = list(spec.submodule_search_locations or [])
-    return not locations or importlib.machinery.PathFinder.find_spec(name, locations) is None
 
 
 def _not_a_str(value: object) -> bool:

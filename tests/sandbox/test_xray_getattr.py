@@ -242,6 +242,12 @@ def _lowercase_global(canary: Path) -> bytes:
     return a.pickle(a.call(a.getattr(a.glob("tempfile", "_os"), a.text("mkdir")), a.text(str(canary))))
 
 
+def _capitalised_module(_: Path) -> bytes:
+    """numpy's defmatrix does `import numpy._core.numeric as N`: a capitalised name bound to a module."""
+    a = Asm(4)
+    return a.pickle(a.getattr(a.glob("numpy.matrixlib.defmatrix", "N"), a.text("builtins")))
+
+
 def _harmless_zone(a: Asm) -> bytes:
     return a.call(a.getattr(a.glob("zoneinfo", "ZoneInfo"), a.text("_unpickle")), a.text("UTC"), a.int(1))
 
@@ -270,6 +276,7 @@ VARIANTS = [
     Variant("getattr called by INST", _inst_opcode, True),
     Variant("getattr with a default", _with_a_default, False),
     Variant("a lower-case global that is a module", _lowercase_global, True),
+    Variant("a capitalised global that is a module", _capitalised_module, False),
     Variant("truncated after a harmless getattr", _truncated, False),
     Variant("a second pickle after a harmless one", _second_pickle, True),
 ]
