@@ -14,26 +14,24 @@ False, and the finding stays (the walk fails closed).
 
 joblib writes a numpy array's bytes right after the pickled `NumpyArrayWrapper` (an object array
 as a nested pickle). The walk sizes them from the wrapper's state, checks the alignment padding
-joblib writes, and skips them; a nested pickle is walked with a memo of its own, as joblib reads
-it. Since a plain `pickle.load` of the same file would read on where joblib reads array data, the
+joblib writes, and skips them (xray_joblib_arrays); a nested pickle is walked with a memo of its
+own, as joblib reads it. Since a plain `pickle.load` of the same file would read on where joblib reads array data, the
 first pickle is also walked as plain pickle reads it, up to the padding byte, which is no opcode.
 """
 
 from __future__ import annotations
 
-import math
 import pickletools
-import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from .xray_class_names import names_a_class
+from .xray_joblib_arrays import JOBLIB_WRAPPER, array_count, is_joblib, item_size_of, skip_array, skip_padding
+from .xray_pickle_values import GETATTR_MODULES, OPCODES, Const, LoadFails, Obj, Ref, Tup, Unresolved
 
 Denied = Callable[[str, str], bool]  # (module, name) -> graded dangerous
 
-GETATTR_MODULES = frozenset({"builtins", "__builtin__"})
 # Names that start a process, run or load code, or change files whatever class holds them (a
 # method fetched from its class runs on whatever object the pickle passes it, pathlib.Path's
 # write_text on ~/.bashrc say); the denylists grade the rest.
@@ -44,55 +42,9 @@ DENIED_ATTRIBUTES = frozenset(
      "makedirs", "touch", "rename", "replace", "symlink_to", "hardlink_to", "chmod", "chown", "truncate",
      "copy", "copyfile", "move"}
 )  # fmt: skip
-JOBLIB_WRAPPER = ("joblib.numpy_pickle", "NumpyArrayWrapper")
-NUMBER_KINDS = frozenset("biufcmM")  # numpy dtype kinds whose item size is in the type code
-SKIP_CHUNK = 1 << 20
 # Who reads the pickle: joblib.load (arrays inline), plain pickle.load, or joblib's plain
 # Unpickler for an object array nested in a joblib file (which reads no arrays inline).
 JOBLIB, PLAIN, NESTED = "joblib", "pickle", "nested"
-_TYPE_CODE = re.compile(r"([a-zA-Z])(\d*)")
-_MAX_INLINE_BYTES = 1 << 40  # an array said to be larger than this is not sized, it is refused
-
-
-class Unresolved(Exception):
-    """The walk cannot tell what a getattr call fetches (or where the pickle ends)."""
-
-
-class LoadFails(Unresolved):
-    """The unpickler would certainly raise here (so nothing after this point runs)."""
-
-
-@dataclass(frozen=True)
-class Ref:
-    """A global the unpickler imports."""
-
-    module: str
-    name: str
-
-    @property
-    def is_getattr(self) -> bool:
-        return self.module in GETATTR_MODULES and self.name == "getattr"
-
-
-@dataclass(frozen=True)
-class Const:
-    value: object
-
-
-@dataclass(frozen=True)
-class Tup:
-    items: tuple[object, ...]
-
-
-@dataclass(eq=False)
-class Obj:
-    """Whatever a call or a container opcode builds: what made it, its arguments and state."""
-
-    maker: object = None
-    args: object = None
-    state: object = None
-    items: dict[object, object] = field(default_factory=dict)  # a dict's constant keys
-    made_by: str = ""  # the opcode that made it
 
 
 _MARK = object()
@@ -352,74 +304,20 @@ class _Walk:
     # --- joblib's inline arrays ---------------------------------------------------------------
     def _inline_array_follows(self) -> bool:
         target = self.top()
-        return isinstance(target, Obj) and isinstance(target.maker, Ref) and _is_joblib(target.maker)
+        return isinstance(target, Obj) and isinstance(target.maker, Ref) and is_joblib(target.maker)
 
     def _skip_inline_array(self) -> None:
         wrapper = self.pop()
         assert isinstance(wrapper, Obj)  # _inline_array_follows said so
         state = wrapper.state.items if isinstance(wrapper.state, Obj) else {}
-        item_size = _item_size(state.get("dtype"))
+        item_size = item_size_of(state.get("dtype"))
         if item_size == 0:  # an object array: a nested pickle, read with a memo of its own
             _Walk(self.stream, self.denied, NESTED).run()
         else:
-            self._skip_padding(state.get("numpy_array_alignment_bytes"))
-            self._skip(_count(state.get("shape")) * item_size)
+            skip_padding(self.stream, state.get("numpy_array_alignment_bytes"))
+            skip_array(self.stream, array_count(state.get("shape")) * item_size)
         self.arrays += 1
         self.stack.append(Obj(maker="array"))
-
-    def _skip_padding(self, alignment: object) -> None:
-        if not (isinstance(alignment, Const) and isinstance(alignment.value, int) and alignment.value > 0):
-            raise Unresolved("a joblib array without alignment padding (joblib before 1.2)")
-        at = self.stream.tell()
-        length = self.stream.read(1)
-        expected = alignment.value - (at + 1) % alignment.value
-        if length != bytes([expected]) or chr(expected) in OPCODES:
-            raise Unresolved("joblib's array padding is not where joblib writes it")
-        if self.stream.read(expected) != b"\xff" * expected:
-            raise Unresolved("joblib's array padding is not 0xff bytes")
-
-    def _skip(self, size: int) -> None:
-        if size > _MAX_INLINE_BYTES:
-            raise Unresolved("a joblib array larger than the walk sizes")
-        while size:
-            chunk = self.stream.read(min(size, SKIP_CHUNK))
-            if not chunk:
-                raise Unresolved("the file ends inside a joblib array")
-            size -= len(chunk)
-
-
-def _is_joblib(ref: Ref) -> bool:
-    """joblib's loader reads array bytes after the BUILD of any object of its wrapper classes."""
-    return ref.module.split(".")[0] == "joblib"
-
-
-def _item_size(dtype: object) -> int:
-    """The item size of a pickled numpy dtype, 0 for objects; Unresolved when not plainly given."""
-    if not (isinstance(dtype, Obj) and dtype.maker == Ref("numpy", "dtype") and isinstance(dtype.args, Tup)):
-        raise Unresolved("a joblib array whose dtype is not a numpy.dtype")
-    code = dtype.args.items[0] if dtype.args.items else None
-    state = dtype.state.items if isinstance(dtype.state, Tup) else ()
-    match = _TYPE_CODE.fullmatch(str(code.value)) if isinstance(code, Const) else None
-    if match is None or len(state) not in (8, 9) or any(item != Const(None) for item in state[2:5]):
-        raise Unresolved("a joblib array of a structured or unknown dtype")
-    kind, digits = match.groups()
-    if kind == "O":
-        return 0
-    size = state[5].value if isinstance(state[5], Const) else None
-    if kind in NUMBER_KINDS and digits and size == -1:
-        return int(digits)
-    if kind in "SUV" and isinstance(size, int) and size > 0:
-        return size
-    raise Unresolved(f"a joblib array of dtype {match.group(0)}")
-
-
-def _count(shape: object) -> int:
-    if not (isinstance(shape, Tup) and all(isinstance(d, Const) and type(d.value) is int for d in shape.items)):
-        raise Unresolved("a joblib array whose shape is not constant")
-    dims = [d.value for d in shape.items if isinstance(d, Const) and isinstance(d.value, int)]
-    if any(d < 0 for d in dims):
-        raise Unresolved("a joblib array of negative shape")
-    return math.prod(dims)
 
 
 def _not_a_str(value: object) -> bool:
@@ -444,7 +342,7 @@ def _used(value: object) -> object:
     nor a class of joblib's (whose objects make joblib read array bytes the walk would not skip)."""
     if isinstance(value, Ref) and value.is_getattr:
         raise Unresolved("getattr is passed on as a value")
-    if isinstance(value, Ref) and _is_joblib(value):
+    if isinstance(value, Ref) and is_joblib(value):
         raise Unresolved(f"joblib's {value.name} is used other than as joblib pickles its array wrapper")
     if value is _MARK:
         raise Unresolved("a MARK is used as a value")
@@ -467,4 +365,3 @@ _CONSTANTS = frozenset(
      "NEWFALSE"}
 )  # fmt: skip
 _IGNORED = frozenset({"PROTO", "FRAME"})
-OPCODES = frozenset(op.code for op in pickletools.opcodes)  # a byte not in it stops any unpickler
