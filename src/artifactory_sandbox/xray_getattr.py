@@ -63,11 +63,23 @@ def getattr_calls_are_harmless(path: Path, denied: Denied) -> bool:
     return True
 
 
-def _walk_file(stream: IO[bytes], denied: Denied) -> int:
+def imported_globals(path: Path, denied: Denied) -> set[tuple[str, str]] | None:
+    """Every global the pickles of `path` import, joblib's inline arrays skipped (picklescan stops
+    at the first); None when the walk cannot reach the file's end."""
+    imported: set[Ref] = set()
+    try:
+        with path.open("rb") as stream:
+            _walk_file(stream, denied, imported)
+    except (Unresolved, ValueError, TypeError, EOFError, OverflowError):
+        return None
+    return {(ref.module, ref.name) for ref in imported}
+
+
+def _walk_file(stream: IO[bytes], denied: Denied, imported: set[Ref] | None = None) -> int:
     """Walk every pickle of the file, one after the other, to its last byte; the arrays skipped."""
     arrays = 0
     while True:
-        arrays += _Walk(stream, denied, JOBLIB).run()
+        arrays += _Walk(stream, denied, JOBLIB, imported).run()
         if not stream.read(1):
             return arrays
         stream.seek(-1, 1)
@@ -76,8 +88,9 @@ def _walk_file(stream: IO[bytes], denied: Denied) -> int:
 class _Walk:
     """One pickle, from the stream's position to its STOP, on a model of the unpickler's stack."""
 
-    def __init__(self, stream: IO[bytes], denied: Denied, reader: str) -> None:
+    def __init__(self, stream: IO[bytes], denied: Denied, reader: str, imported: set[Ref] | None = None) -> None:
         self.stream, self.denied, self.reader = stream, denied, reader
+        self.imported = imported if imported is not None else set()  # every global imported
         self.stack: list[object] = []
         self.memo: dict[int, object] = {}
         self.arrays = 0
@@ -156,12 +169,12 @@ class _Walk:
 
     def op_global(self, arg: object) -> None:
         module, _, name = str(arg).partition(" ")
-        self.stack.append(_ref(module, name))
+        self.stack.append(self._import(module, name))
 
     def op_stack_global(self, _: object) -> None:
         name, module = self.pop(), self.pop()
         if isinstance(module, Const) and isinstance(name, Const) and {type(module.value), type(name.value)} == {str}:
-            self.stack.append(_ref(str(module.value), str(name.value)))
+            self.stack.append(self._import(str(module.value), str(name.value)))
         elif _not_a_str(module) or _not_a_str(name):
             raise LoadFails("STACK_GLOBAL of other than two strings")
         else:
@@ -262,7 +275,7 @@ class _Walk:
 
     def op_inst(self, arg: object) -> None:
         module, _, name = str(arg).partition(" ")
-        self.stack.append(Obj(maker=_used(_ref(module, name)), args=Tup(tuple(self.pop_mark()))))
+        self.stack.append(Obj(maker=_used(self._import(module, name)), args=Tup(tuple(self.pop_mark()))))
 
     def op_build(self, _: object) -> None:
         state = _used(self.pop())
@@ -282,6 +295,13 @@ class _Walk:
 
     def op_readonly_buffer(self, _: object) -> None:
         self.top()
+
+    def _import(self, module: str, name: str) -> Ref:
+        if "." in name or not name.isidentifier():
+            raise Unresolved(f"the global {module} {name!r} is a dotted or odd name")
+        ref = Ref(module, name)
+        self.imported.add(ref)
+        return ref
 
     # --- getattr ------------------------------------------------------------------------------
     def _getattr_call(self, args: object) -> Obj:
@@ -312,7 +332,7 @@ class _Walk:
         state = wrapper.state.items if isinstance(wrapper.state, Obj) else {}
         item_size = item_size_of(state.get("dtype"))
         if item_size == 0:  # an object array: a nested pickle, read with a memo of its own
-            _Walk(self.stream, self.denied, NESTED).run()
+            _Walk(self.stream, self.denied, NESTED, self.imported).run()
         else:
             skip_padding(self.stream, state.get("numpy_array_alignment_bytes"))
             skip_array(self.stream, array_count(state.get("shape")) * item_size)
@@ -329,12 +349,6 @@ def _not_a_str(value: object) -> bool:
     if isinstance(value, Obj) and isinstance(value.maker, Ref) and value.made_by == "NEWOBJ":
         return value.maker.module not in GETATTR_MODULES
     return isinstance(value, Tup) or (isinstance(value, Obj) and value.maker in ("list", "dict"))
-
-
-def _ref(module: str, name: str) -> Ref:
-    if "." in name or not name.isidentifier():
-        raise Unresolved(f"the global {module} {name!r} is a dotted or odd name")
-    return Ref(module, name)
 
 
 def _used(value: object) -> object:

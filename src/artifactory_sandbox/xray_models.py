@@ -15,7 +15,9 @@ So this engine reports known-malicious behaviour only, the way a registry-side s
    first, up to MAX_DECOMPRESSED_BYTES.
 3. picklescan (what the Hugging Face Hub itself runs) lists the globals every pickle in the file
    imports (plain pickles, torch zip and legacy archives, zip members, object arrays in .npy) and
-   grades them against its denylist; EXTRA_DENYLIST adds behaviour it does not list.
+   grades them against its denylist; EXTRA_DENYLIST adds behaviour it does not list. picklescan
+   stops at the first array joblib writes inline; the walk of xray_getattr reads a joblib dump on
+   past its arrays (xray_joblib_arrays sizes them), and the globals it finds there are graded too.
 4. A Keras model with a Lambda layer carries marshalled Python bytecode that runs on load: a
    finding too, in a .keras archive (config.json) or an H5 file (the `model_config` attribute,
    read with h5py).
@@ -30,9 +32,9 @@ positives are what JFrog's scanner avoids). Unreadable content is a scan error, 
 
 What it does not do (the action's upload scan is the layer for these): open tar or 7z archives,
 undo more than one compression, find a pickle behind junk bytes, or look into files not named as
-models. Measured on the action's mutation suite (tests/model/test_mutations.py, 1,692 mutants):
-of the 348 named model.pkl it flags 85 (the payloads as saved and singly compressed) and misses
-263 (nested, prefixed or padded); the other 1,344 carry names that are not model files.
+models. Measured on the action's mutation suite (tests/model/test_mutations.py, 2,076 mutants,
+2026-12-03): of the 420 named model.pkl it flags 81 (the payloads as saved and singly compressed)
+and misses 339 (nested, prefixed or padded); the other 1,656 carry names that are not model files.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ from typing import IO, Any
 
 from picklescan.scanner import SafetyLevel, scan_bytes, scan_pickle_bytes
 
-from .xray_getattr import getattr_calls_are_harmless
+from .xray_getattr import getattr_calls_are_harmless, imported_globals
 
 MODEL_EXTENSIONS = frozenset(
     {".h5", ".hdf5", ".pdparams", ".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".dat",
@@ -167,37 +169,42 @@ def _pickle_findings(path: Path, name: str) -> Iterator[ModelFinding]:
             result = scan_bytes(stream, name, PurePosixPath(name).suffix)
     except Exception as err:
         raise ModelScanError(f"cannot read {name} to its end: {type(err).__name__}: {err}") from err
-    seen: set[str] = set()
-    for found in result.globals:
-        qualified = f"{found.module}.{found.name}"
-        if qualified in seen:
-            continue
-        seen.add(qualified)
-        if found.safety is SafetyLevel.Dangerous:
+    dangerous = {f"{g.module}.{g.name}": (g.module, g.name, g.safety is SafetyLevel.Dangerous) for g in result.globals}
+    if result.scan_err and _plain_stream(path, name):  # picklescan stopped early: at joblib's first array, say
+        for module, attr in imported_globals(path, _denied) or ():
+            dangerous.setdefault(f"{module}.{attr}", (module, attr, _picklescan_denies(module, attr)))
+    for qualified, (module, attr, denied) in dangerous.items():
+        if denied:
             yield ModelFinding(qualified, "on picklescan's denylist of dangerous imports")
-        elif _extra_denied(found.module, found.name):
+        elif _extra_denied(module, attr):
             yield ModelFinding(qualified, "on the sandbox Xray's denylist of malicious behaviour")
 
 
-def _harmless_getattr(path: Path, name: str) -> bool:
-    """A plain pickle stream (joblib's included) whose every getattr call fetches a named attribute
-    of a harmless class (xray_getattr says how it tells)."""
+def _plain_stream(path: Path, name: str) -> bool:
+    """Pickles one after the other (joblib's dumps included), not a container picklescan opens."""
     if PurePosixPath(name).suffix in CONTAINER_SUFFIXES or zipfile.is_zipfile(path):
         return False
     with path.open("rb") as stream:
-        if stream.read(len(SEVEN_ZIP_SIGNATURE)) == SEVEN_ZIP_SIGNATURE:
-            return False
-    return getattr_calls_are_harmless(path, _denied)
+        return stream.read(len(SEVEN_ZIP_SIGNATURE)) != SEVEN_ZIP_SIGNATURE
+
+
+def _harmless_getattr(path: Path, name: str) -> bool:
+    """A plain pickle stream whose every getattr call fetches a named attribute of a harmless class
+    (xray_getattr says how it tells)."""
+    return _plain_stream(path, name) and getattr_calls_are_harmless(path, _denied)
+
+
+def _denied(module: str, name: str) -> bool:
+    """Whether picklescan's denylist or EXTRA_DENYLIST grades the global `module.name` dangerous."""
+    return _picklescan_denies(module, name) or _extra_denied(module, name)
 
 
 @functools.lru_cache(maxsize=DENIED_CACHE)
-def _denied(module: str, name: str) -> bool:
-    """Whether picklescan's denylist or EXTRA_DENYLIST grades the global `module.name` dangerous."""
+def _picklescan_denies(module: str, name: str) -> bool:
     if "\n" in module or "\n" in name or " " in module:
         return True
     single = io.BytesIO(f"c{module}\n{name}\n.".encode())  # a pickle that only imports it
-    graded = scan_pickle_bytes(single, "global").globals
-    return any(g.safety is SafetyLevel.Dangerous for g in graded) or _extra_denied(module, name)
+    return any(g.safety is SafetyLevel.Dangerous for g in scan_pickle_bytes(single, "global").globals)
 
 
 def _extra_denied(module: str, name: str) -> bool:

@@ -13,9 +13,13 @@ from artifactory_sandbox.xray_pickle_values import Const, Obj, Ref, Tup, Unresol
 
 
 def modelled(value: object) -> object:
-    """A pickled value as the walk holds it: tuples as Tup, the rest as constants."""
+    """A pickled value as the walk holds it: tuples, dicts and dtypes as the walk builds them."""
     if isinstance(value, tuple):
         return Tup(tuple(modelled(item) for item in value))
+    if isinstance(value, dict):
+        return Obj(maker="dict", items={key: modelled(item) for key, item in value.items()})
+    if isinstance(value, np.dtype):
+        return pickled_dtype(value)
     return Const(value)
 
 
@@ -29,13 +33,25 @@ def test_item_sizes_are_numpys(code: str) -> None:
     assert item_size_of(pickled_dtype(np.dtype(code))) == np.dtype(code).itemsize
 
 
-def test_object_arrays_are_nested_pickles_and_other_dtypes_are_not_sized() -> None:
+def test_object_arrays_are_nested_pickles_and_records_without_objects_are_sized() -> None:
     assert item_size_of(pickled_dtype(np.dtype(object))) == 0
-    for dtype in (np.dtype([("a", "f8"), ("b", "i4")]), np.dtype(("f8", (2, 2)))):
+    record = np.dtype([("left", "<i8"), ("threshold", "<f8"), ("go_left", "u1")])  # a tree node, say
+    assert item_size_of(pickled_dtype(record)) == record.itemsize
+    for dtype in (np.dtype([("a", "O"), ("b", "f8")]), np.dtype(("f8", (2, 2))), np.dtype([("a", "f8", (2,))])):
         with pytest.raises(Unresolved):
             item_size_of(pickled_dtype(dtype))
     with pytest.raises(Unresolved):
         item_size_of(Obj(maker=Ref("numpy", "float64"), args=Tup(())))
+
+
+def test_flags_that_disagree_with_the_type_are_not_sized() -> None:
+    """numpy takes hasobject from the pickled flags; joblib reads a nested pickle or raw bytes by it."""
+    for code, flags in (("f8", 63), ("O", 0), ("f8", 1)):
+        dtype = pickled_dtype(np.dtype(code))
+        assert isinstance(dtype.state, Tup)
+        dtype.state = Tup((*dtype.state.items[:7], Const(flags)))
+        with pytest.raises(Unresolved, match="flags disagree"):
+            item_size_of(dtype)
 
 
 def test_shapes_and_padding() -> None:

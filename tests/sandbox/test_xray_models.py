@@ -34,6 +34,7 @@ from typing import Any
 
 import h5py  # type: ignore[import-untyped]
 import httpx
+import joblib
 import numpy as np
 import pytest
 
@@ -91,6 +92,20 @@ def verdict_names(tmp_path: Path, name: str, data: bytes) -> set[str]:
 )
 def test_known_malicious_behaviour_is_found(tmp_path: Path, name: str, data: bytes, expected: str) -> None:
     assert expected in verdict_names(tmp_path, name, data)
+
+
+def joblib_dump(value: object, compress: int = 0) -> bytes:
+    buffer = io.BytesIO()
+    joblib.dump(value, buffer, compress=compress)
+    return buffer.getvalue()
+
+
+def test_a_joblib_payload_after_an_inline_array_is_found(tmp_path: Path) -> None:
+    """joblib writes array bytes inside its pickle stream; picklescan stops reading at the first."""
+    model = {"coef": np.arange(12.0).reshape(3, 4), "classes": np.array([0, 1]), "hook": Payload(os.system, "id")}
+    for compress in (0, 3):
+        assert verdict_names(tmp_path, "model.joblib", joblib_dump(model, compress)) == {"posix.system"}
+    assert verdict_names(tmp_path, "model.joblib", joblib_dump({"coef": np.arange(12.0), "bias": 0.5})) == set()
 
 
 def torch_style_zip(data_pkl: bytes) -> bytes:
