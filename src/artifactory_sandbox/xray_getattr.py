@@ -1,22 +1,24 @@
-"""Whether every `getattr` call in a pickle only fetches a named attribute of a harmless class.
+"""A walk of a pickle's opcodes for the sandbox Xray: are its getattr calls harmless, what does it import.
 
 picklescan's denylist holds `builtins.getattr`, yet ordinary libraries pickle with it: a time-zone
 aware pandas object stores its `zoneinfo.ZoneInfo` as `getattr(zoneinfo.ZoneInfo, '_unpickle')`
 called with the key (any bound classmethod pickles that way). So, when getattr is the only global
 graded dangerous, the sandbox Xray walks the pickle's opcodes (`pickletools.genops`) over a model
 of the unpickler's stack and memo, and lets getattr pass only when each call of it is
-`getattr(<global>, '<constant>')` where the global is imported by the pickle, is not denied, looks
-is a class (xray_class_names reads the module's source to tell) and the constant is an identifier,
-no dunder, not a denied name and no denied global once joined to the class's name. Anything else:
-getattr used in any other way, a name built at load time, an opcode the model does not follow, a
-stream that does not end where a pickle ends, or joblib's inline arrays it cannot size, answers
-False, and the finding stays (the walk fails closed).
+`getattr(<global>, '<constant>')` where the global is imported by the pickle, is not denied and
+is a class (xray_class_names reads the module's source to tell), and the constant is an
+identifier, no dunder, not a denied name and no denied global once joined to the class's name.
+Anything else: getattr used in any other way, a name built at load time, an opcode the model does
+not follow, a stream that does not end where a pickle ends, or joblib's inline arrays it cannot
+size, answers False, and the finding stays (the walk fails closed).
 
 joblib writes a numpy array's bytes right after the pickled `NumpyArrayWrapper` (an object array
 as a nested pickle). The walk sizes them from the wrapper's state, checks the alignment padding
 joblib writes, and skips them (xray_joblib_arrays); a nested pickle is walked with a memo of its
-own, as joblib reads it. Since a plain `pickle.load` of the same file would read on where joblib reads array data, the
-first pickle is also walked as plain pickle reads it, up to the padding byte, which is no opcode.
+own, as joblib reads it. Since a plain `pickle.load` of the same file would read on where joblib
+reads array data, the first pickle is also walked as plain pickle reads it, up to the padding
+byte, which is no opcode. The same walk lists every global a file imports (`imported_globals`):
+picklescan stops at joblib's first array, and xray_models grades what lies past it.
 """
 
 from __future__ import annotations

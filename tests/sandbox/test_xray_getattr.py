@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import subprocess
 import sys
@@ -23,7 +24,9 @@ from pathlib import Path
 
 import pytest
 from picklescan.scanner import SafetyLevel, scan_bytes
+from tests.sandbox.recording_loader import RECORDING_LOADER, unpacked
 
+from artifactory_sandbox.xray_getattr import imported_globals
 from artifactory_sandbox.xray_models import scan_stored
 
 MODELS_VENV = "ML_MODELS_VENV"  # pandas, scikit-learn and joblib (make test builds .venv-models)
@@ -80,6 +83,19 @@ def test_real_time_zone_aware_models_pass(tz_models: dict[str, Path]) -> None:
         assert picklescan_denies_getattr(path), name  # each holds a getattr picklescan denies
     flagged = {name: scan_stored(path, name).findings for name, path in tz_models.items()}
     assert {name: found for name, found in flagged.items() if found} == {}
+
+
+def test_the_walk_imports_what_the_real_unpickler_imports(tz_models: dict[str, Path], tmp_path: Path) -> None:
+    venv = Path(os.environ[MODELS_VENV])
+    folder = next(iter(tz_models.values())).parent
+    done = subprocess.run([str(venv / "bin" / "python"), "-c", RECORDING_LOADER, str(folder)],
+                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    real = {name: {tuple(pair) for pair in pairs} for name, pairs in json.loads(done.stdout).items()}
+    walked = {
+        name: imported_globals(unpacked(path, tmp_path), lambda module, attr: False) for name, path in tz_models.items()
+    }
+    assert walked == real
 
 
 def test_joblib_array_padding_that_is_not_joblibs_keeps_the_finding(tz_models: dict[str, Path], tmp_path: Path) -> None:

@@ -37,9 +37,11 @@ import httpx
 import joblib
 import numpy as np
 import pytest
+from tests.sandbox.recording_loader import RECORDING_LOADER, unpacked
 
 import artifactory_sandbox
 from artifactory_sandbox.testing import SandboxHandle, run_sandbox
+from artifactory_sandbox.xray_getattr import imported_globals
 from artifactory_sandbox.xray_models import LAMBDA_FINDING, ModelScanError, scan_stored
 
 REPO = "ml-models-dev-local"
@@ -252,6 +254,20 @@ def test_real_scikit_learn_models_pass(sklearn_models: list[Path]) -> None:
     assert len(sklearn_models) == 28
     flagged = {path.name: scan_stored(path, path.name).findings for path in sklearn_models}
     assert {name: findings for name, findings in flagged.items() if findings} == {}
+
+
+def test_the_walk_reads_real_dumps_to_their_end_as_their_loaders_do(sklearn_models: list[Path], tmp_path: Path) -> None:
+    """The opcode walk (xray_getattr) imports what joblib.load and pickle.load import: it skipped
+    each inline array (tree nodes are records) exactly as joblib reads it."""
+    venv = Path(os.environ[CLIENTS_VENV])
+    done = subprocess.run([str(venv / "bin" / "python"), "-c", RECORDING_LOADER, str(sklearn_models[0].parent)],
+                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    real = {name: {tuple(pair) for pair in pairs} for name, pairs in json.loads(done.stdout).items()}
+    walked = {
+        path.name: imported_globals(unpacked(path, tmp_path), lambda module, attr: False) for path in sklearn_models
+    }
+    assert walked == real
 
 
 HEAVY = Path(__file__).resolve().parents[1] / "data" / "heavy"  # made by torch, transformers and keras (versions.json)
