@@ -39,7 +39,12 @@ def test_the_hugging_face_demo_ends_with_snapshot_download_through_artifactory(t
     assert "promoted to `hf-prod-local` as **Production**" in proc.stdout
     snapshot = next((out / "hf-home" / "hub" / "models--example--fraud-model" / "snapshots").iterdir())
     # the model card upload added (model-card: auto), downloaded by huggingface_hub like the model's files
-    assert sorted(p.name for p in snapshot.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+    assert sorted(p.name for p in snapshot.iterdir()) == [
+        "README.md",
+        "config.json",
+        "fraud-model.cdx.json",  # the AI-BOM the upload writes into the revision
+        "model.safetensors",
+    ]
     assert (snapshot / "README.md").read_text(encoding="utf-8").startswith("---\nlicense: ")
     uploaded = out / "workspace" / "model"
     for name in ("config.json", "model.safetensors"):

@@ -24,6 +24,7 @@ from tests.e2e.conftest import ActionHarness, ActionResult
 DEV, PROD = "hf-dev-local", "hf-prod-local"
 SHA = "3f786850e387550fdab836ed7e6dc881de23001b"  # GITHUB_SHA of the harness
 HF = "/artifactory/api/huggingfaceml"
+BOM = "fraud.cdx.json"  # the AI-BOM the upload writes into the revision (named for acme/fraud)
 MODEL = {
     "model.safetensors": b"\x08\x00\x00\x00\x00\x00\x00\x00{}      " + bytes(range(256)) * 64,
     "config.json": b'{"model_type": "fraud"}',
@@ -48,7 +49,7 @@ def _workspace(action: ActionHarness) -> dict[str, str]:
 
 def _run(action: ActionHarness, stages: str, **inputs: str) -> ActionResult:
     # The Hugging Face protocol's tests: the README.md model card (model-card: auto) is tested in test_demo_hf.py
-    # and tests/e2e/test_model_card.py, so these see only the model's own files.
+    # and tests/e2e/test_model_card.py, so these see only the model's own files and the AI-BOM.
     given = {"stages": stages, "model-path": "model", "repo": DEV, "target-repo": PROD, "model-name": "acme/fraud"}
     given["model-card"] = "none"
     return action.run(given | {"download-dir": "serving"} | inputs)
@@ -71,7 +72,8 @@ def test_a_model_goes_from_dev_to_prod_hugging_face_repositories(action: ActionH
     assert result.returncode == 0, result.log
     assert result.errors == []
     artifacts = result.json_output("artifacts")
-    assert sorted((a["path"].split("/", 4)[4], a["sha256"]) for a in artifacts) == sorted(digests.items())
+    stored = {a["path"].split("/", 4)[4]: a["sha256"] for a in artifacts}
+    assert stored == digests | {BOM: stored[BOM]}
     assert all(a["path"].startswith(f"models/acme/fraud/{SHA}_") for a in artifacts)
     assert result.outputs["promoted"] == "true"
     assert result.outputs["gate-passed"] == "true"
@@ -79,7 +81,7 @@ def test_a_model_goes_from_dev_to_prod_hugging_face_repositories(action: ActionH
     assert served == digests
     # Promoted into prod, the revision answers the Hugging Face API there, with build properties on its files.
     info = _get(sandbox, f"{HF}/{PROD}/api/models/acme/fraud/revision/{SHA}").json()
-    assert (info["sha"], sorted(s["rfilename"] for s in info["siblings"])) == (SHA, sorted(MODEL))
+    assert (info["sha"], sorted(s["rfilename"] for s in info["siblings"])) == (SHA, sorted([*MODEL, BOM]))
     weights = _get(sandbox, f"{HF}/{PROD}/acme/fraud/resolve/{SHA}/model.safetensors")
     assert weights.content == MODEL["model.safetensors"]
     path = artifacts[0]["path"]
@@ -106,8 +108,9 @@ def test_a_second_upload_sends_only_what_changed(action: ActionHarness, sandbox:
     assert again.returncode == 0, again.log
     assert "Deduplicated model.safetensors" in again.log
     assert again.outputs["deduplicated-files"] == "1"
+    [bom] = [a for a in again.json_output("artifacts") if a["path"].endswith(BOM)]  # names v2: new content
     assert again.outputs["uploaded-bytes"] == str(
-        len(b'{"model_type": "fraud", "v": 2}') + len(MODEL["tokenizer/vocab.txt"])
+        len(b'{"model_type": "fraud", "v": 2}') + len(MODEL["tokenizer/vocab.txt"]) + bom["size"]
     )
     assert all(a["path"].startswith("models/acme/fraud/v2_") for a in again.json_output("artifacts"))
     rerun = _run(action, "upload", **{"model-version": "v2"})  # the same files again: no new commit
@@ -129,7 +132,8 @@ def test_upload_through_a_virtual_repository_lands_in_its_deployment_repository(
     bare = _run(action, "upload", repo="hf-virtual-bare")
 
     assert result.returncode == 0, result.log
-    assert {(a["repo"], a["sha256"]) for a in result.json_output("artifacts")} == {(DEV, d) for d in digests.values()}
+    artifacts = [a for a in result.json_output("artifacts") if not a["path"].endswith(BOM)]
+    assert {(a["repo"], a["sha256"]) for a in artifacts} == {(DEV, d) for d in digests.values()}
     assert bare.returncode == 1
     assert "without a default deployment repository" in bare.errors[0][1]
 
@@ -145,6 +149,9 @@ def test_dry_run_bad_model_names_and_unsafe_files_change_nothing(action: ActionH
 
     assert dry.returncode == 0, dry.log
     assert "model.safetensors (16.0 KiB): would be uploaded" in dry.log
+    assert "Dry run: would add the AI-BOM fraud.cdx.json (CycloneDX 1.6, valid, 3 files) to the revision's files." in (
+        dry.log
+    )
     assert bad.returncode == 1
     assert len(bad.errors) == 1
     assert "model-name" in bad.errors[0][0]
@@ -197,8 +204,9 @@ def test_snapshot_download_from_prod_gets_exactly_the_uploaded_files(
         )
         assert done.returncode == 0, done.stderr
         seen[revision] = json.loads(done.stdout)
-    assert seen[SHA] == {"sha": SHA, "files": digests}
-    assert seen["v2"]["files"] == digests
+    bom = hashlib.sha256(_get(sandbox, f"{HF}/{PROD}/acme/fraud/resolve/{SHA}/{BOM}").content).hexdigest()
+    assert seen[SHA] == {"sha": SHA, "files": digests | {BOM: bom}}
+    assert seen["v2"]["files"].keys() == {*digests, BOM}
     assert len(seen["v2"]["sha"]) == 40
     assert seen["v2"]["sha"] != SHA
 
@@ -300,4 +308,5 @@ def test_a_flaky_lfs_put_is_retried_and_a_refused_commit_leaves_no_revision(
     assert listing.get("files", []) == []
     assert retried.returncode == 0, retried.log
     assert "Deduplicated model.safetensors" in retried.log  # its bytes arrived in the failed run
-    assert sorted(a["sha256"] for a in retried.json_output("artifacts")) == sorted(digests.values())
+    artifacts = [a for a in retried.json_output("artifacts") if not a["path"].endswith(BOM)]
+    assert sorted(a["sha256"] for a in artifacts) == sorted(digests.values())

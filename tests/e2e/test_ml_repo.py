@@ -27,6 +27,7 @@ from tests.fakes.sandbox_client import SandboxClient
 DEV, PROD = "ml-dev-local", "ml-prod-local"
 NAME, VERSION = "fraud-detector", "1.4.0"
 FOLDER = f"models/{NAME}/{VERSION}"
+BOM = f"{NAME}.cdx.json"  # the AI-BOM the upload writes into the version
 MODEL = {"model.safetensors": safetensors([0.5, -1.25, 2.0, 0.0]), "config/config.json": b'{"features": 4}'}
 FROGML_DRIVER = Path(__file__).parents[1] / "sandbox" / "frogml_driver.py"
 
@@ -96,12 +97,13 @@ def test_every_stage_carries_a_model_version_from_a_dev_to_a_prod_ml_repository(
 
     assert result.returncode == 0, result.log
     assert result.errors == []
-    stored = [f"{FOLDER}/config/config.json", f"{FOLDER}/model-manifest.json", f"{FOLDER}/model.safetensors"]
+    stored = [f"{FOLDER}/{n}" for n in ("config/config.json", BOM, "model-manifest.json", "model.safetensors")]
     assert client.files(DEV) == client.files(PROD) == stored
     assert sorted(a["path"] for a in result.json_output("artifacts")) == stored
     assert result.outputs["model-url"] == f"{ml_repos.url}/artifactory/{DEV}/{FOLDER}"
     published = manifest(ml_repos, PROD)
-    assert {a["artifact_path"]: a["checksums"]["sha2"] for a in published["model_artifacts"]} == digests(MODEL)
+    listed = {a["artifact_path"]: a["checksums"]["sha2"] for a in published["model_artifacts"]}
+    assert listed == digests(MODEL) | {BOM: hashlib.sha256(client.download(PROD, f"{FOLDER}/{BOM}")).hexdigest()}
     assert published["model_format"]["framework"] == "files"
     assert all(
         a["download_url"].startswith(f"{ml_repos.url}/artifactory/{PROD}/{FOLDER}/")
@@ -122,7 +124,7 @@ def test_every_stage_carries_a_model_version_from_a_dev_to_a_prod_ml_repository(
     downloads = [r for r in client.requests() if r["method"] == "GET" and not r["path"].startswith("/artifactory/api/")]
     assert not [r for r in downloads if "/tmp/" in r["path"]]
 
-    assert frogml_load(ml_repos, PROD, tmp_path / "frogml" / "loaded") == digests(MODEL)
+    assert frogml_load(ml_repos, PROD, tmp_path / "frogml" / "loaded") == listed
     # The next candidate is gated against the version in production, found through its build.
     (action.workspace / "metrics.json").write_text('{"eval": {"accuracy": 0.91}}')
     worse = run(action, github, "gate,upload", **gate, **{"model-version": "1.5.0", "build-number": "8"})
@@ -165,7 +167,9 @@ def test_a_rerun_finds_the_version_published_and_other_files_under_it_are_refuse
     assert next_version.returncode == 0, next_version.log
     assert next_version.outputs["deduplicated-files"] == "2"  # the server had both files' content
     sent = [
-        r for r in client.requests() if r["method"] == "PUT" and "/1.4.1/" in r["path"] and "/api/" not in r["path"]
+        r
+        for r in client.requests()
+        if r["method"] == "PUT" and "/1.4.1/" in r["path"] and "/api/" not in r["path"] and BOM not in r["path"]
     ]
     assert sorted((r["status"], r["bytes_received"]) for r in sent) == [(201, 0), (201, 0)]
 
@@ -176,13 +180,19 @@ def test_a_dry_run_bad_names_and_an_unsafe_model_change_nothing(
     write_model(action)
     client = SandboxClient(ml_repos)
 
-    dry = run(action, github, "upload", **{"dry-run": "true"})
+    dry = run(action, github, "upload,build-publish", **{"dry-run": "true"})
     bad = run(action, github, "upload", **{"model-version": "1.4 beta"})
     write_model(action, {"model.pkl": EXPLOIT})
     unsafe = run(action, github, "upload", **{"model-version": "1.5.0"})
 
     assert dry.returncode == 0, dry.log
     assert f"Dry run: model {NAME} version {VERSION} would be published to {DEV} with its manifest" in dry.stdout
+    assert f"Dry run: would add the AI-BOM {BOM} (CycloneDX 1.6, valid, 2 files) to the model version's files." in (
+        dry.stdout
+    )
+    assert f"Dry run: the AI-BOM the upload would store at {DEV}/{FOLDER}/{BOM} would be listed in the build" in (
+        dry.stdout
+    )
     assert bad.returncode == 1
     assert bad.errors[0][0] == "Invalid input 'model-version'"
     assert "'1.4 beta' cannot name a JFrog ML model version" in bad.errors[0][1]
@@ -217,6 +227,7 @@ def test_a_refused_manifest_leaves_no_upload_behind_and_the_next_run_publishes(
     assert retried.returncode == 0, retried.log
     assert client.files(DEV) == [
         f"{FOLDER}/config/config.json",
+        f"{FOLDER}/{BOM}",
         f"{FOLDER}/model-manifest.json",
         f"{FOLDER}/model.safetensors",
     ]
@@ -242,6 +253,7 @@ def test_a_virtual_ml_repository_publishes_into_its_default_deployment_repositor
     assert published.returncode == 0, published.log
     assert client.files(DEV) == [
         f"{FOLDER}/config/config.json",
+        f"{FOLDER}/{BOM}",
         f"{FOLDER}/model-manifest.json",
         f"{FOLDER}/model.safetensors",
     ]

@@ -276,7 +276,32 @@ def test_an_identical_build_is_not_published_again_and_a_dry_run_publishes_nothi
     assert "bom-url" not in ctx.runner.outputs
 
 
-def test_no_bom_goes_into_a_hugging_face_repository_whose_revision_holds_only_the_commit(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["huggingfaceml", "machinelearning"])
+def test_in_hugging_face_and_ml_repositories_the_bom_the_upload_stored_is_listed_not_written(
+    tmp_path: Path, kind: str
+) -> None:
+    model = artifact("models/acme/fraud/7/model.safetensors", "a" * 64)
+    bom = artifact("models/acme/fraud/7/fraud-model.cdx.json", "b" * 64)
+    fake = FakeJFrog()
+    fake.on("GET", f"/artifactory/api/repositories/{STAGE}", jfrog_json({"rclass": "local", "packageType": kind}))
+    fake.on("POST", AQL, Repos(on_server(model, bom)).answer)
+    fake.on("GET", BUILD_7, jfrog_error(404, "No build was found"))
+    fake.on("PUT", BUILD, httpx.Response(204))
+    ctx = publish_context(tmp_path, fake)
+    ctx.state.results[Stage.UPLOAD] = uploaded(bom, model)
+
+    result = build_publish.run(ctx)
+
+    [document] = fake.json_sent("PUT", BUILD)
+    listed = {a["path"]: a["sha256"] for a in document["modules"][0]["artifacts"]}
+    assert listed == {model.path: model.sha256, bom.path: bom.sha256}, "the BOM as the upload stored it"
+    assert fake.sent("PUT", BOM_PUT) == [], "no second BOM"
+    url = f"https://acme.jfrog.io/artifactory/{STAGE}/{bom.path}"
+    assert (result.bom_url, ctx.runner.outputs["bom-url"]) == (url, url)
+    assert f"The AI-BOM the upload stored at {STAGE}/{bom.path} is listed in the build" in log_of(ctx)
+
+
+def test_a_hugging_face_revision_without_a_bom_is_published_without_one_and_says_so(tmp_path: Path) -> None:
     files = (artifact("models/acme/fraud/7/model.safetensors", "a" * 64),)
     fake = FakeJFrog()
     fake.on(
@@ -294,4 +319,7 @@ def test_no_bom_goes_into_a_hugging_face_repository_whose_revision_holds_only_th
     assert [a["path"] for a in document["modules"][0]["artifacts"]] == ["models/acme/fraud/7/model.safetensors"]
     assert fake.sent("PUT", BOM_PUT) == []
     assert (result.bom_url, "bom-url" in ctx.runner.outputs) == ("", False)
-    assert f"No AI-BOM written: {STAGE} is a Hugging Face repository" in log_of(ctx)
+    assert (
+        f"No AI-BOM listed: {STAGE} is a Hugging Face repository, whose revisions hold only what the upload "
+        "committed, and the upload stored no fraud-model.cdx.json in it." in log_of(ctx)
+    )

@@ -88,6 +88,7 @@ def test_a_manifest_answer_lost_after_publishing_is_recovered_by_reading_the_ver
     assert retries[0].endswith("after ReadError")
     assert sorted(a.path for a in result.artifacts) == [
         "models/fraud/1.0/config.json",
+        "models/fraud/1.0/fraud.cdx.json",  # the AI-BOM, written into the version by the upload
         "models/fraud/1.0/model-manifest.json",
         "models/fraud/1.0/model.safetensors",
     ]

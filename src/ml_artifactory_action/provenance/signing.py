@@ -4,7 +4,7 @@ The signature is the OMS file `model.sig`: a Sigstore bundle over a DSSE envelop
 statement lists every file of the folder with its sha256 (`files` serialization). `model_signing`
 hashes the files itself, streaming in 1 MiB blocks. What the folder may hold besides the signed
 files: `model.sig` itself, and AI-BOM files (`*.cdx.json`, written after signing, checked against
-build-info like every file). Anything else that is not in the signed statement is refused, and so
+build-info like every file) unless the signature lists them. Anything else that is not in the signed statement is refused, and so
 is a signed file that is missing or differs by one byte.
 
 Key material given as PEM text (inputs) is written to a private temporary folder for the library,
@@ -90,8 +90,10 @@ def is_unsigned_companion(relative: str) -> bool:
 
 def unsigned_beside(relative: str, signed: Collection[str]) -> bool:
     """What a verified folder may hold unsigned: the companions, and the manifest a JFrog ML repository
-    writes beside a model version after upload (when the signature does not list a file of that name)."""
-    return is_unsigned_companion(relative) or (relative == ML_MANIFEST_NAME and relative not in signed)
+    writes beside a model version after upload, each unless the signature lists a file of that name (an
+    AI-BOM the upload wrote into a Hugging Face revision or JFrog ML version is signed with the model)."""
+    unsigned = is_unsigned_companion(relative) or relative == ML_MANIFEST_NAME
+    return unsigned and relative not in signed
 
 
 # Signing --------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 The files come from this run's upload or, when the upload ran in another job, from the source
 repository by their `build.name` / `build.number` properties. Nothing is published unless every
 file is on the server with the recorded checksums. Re-publishing an identical build is skipped.
-The AI-BOM (`ai_bom.py`) is written beside the model first and is one of the build's artifacts.
+The AI-BOM (`ai_bom.py`) is one of the build's artifacts: written beside the model first, or, in a
+Hugging Face or JFrog ML repository, the one the upload stored with the model.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from ml_artifactory_action.buildinfo.document import BuildArtifact, BuildInfoInp
 from ml_artifactory_action.buildinfo.env import recorded_env
 from ml_artifactory_action.buildinfo.vcs import vcs_for
 from ml_artifactory_action.errors import ConfigError, IntegrityError
-from ml_artifactory_action.model.dependencies import Dependency, read_dependencies
+from ml_artifactory_action.model.dependencies import Dependency
 from ml_artifactory_action.settings import Stage
 from ml_artifactory_action.stages import ai_bom
 from ml_artifactory_action.stages.context import StageContext
@@ -50,22 +51,20 @@ class BuildPublishResult:
     env_variables: int
     published: bool  # False in a dry run and when the same build was already there
     already_published: bool = False
-    bom_url: str = ""  # the AI-BOM beside the model (not uploaded in a dry run)
+    bom_url: str = ""  # the AI-BOM with the model (none in a dry run)
 
 
 def preflight(ctx: StageContext) -> None:
     """Before any stage runs: the dependencies file must be readable."""
-    _dependencies(ctx)
+    ai_bom.declared_dependencies(ctx)
 
 
 def run(ctx: StageContext) -> BuildPublishResult:
     settings = ctx.settings
     name, number = settings.effective_build_name, settings.effective_build_number
     files, started = collect_artifacts(ctx)
-    files = ai_bom.model_files(files)
     dependencies = _linked_dependencies(ctx)
-    # the build's page across its runs (no start time): the BOM must not change when the build re-runs
-    bom = ai_bom.prepare(ctx, files, dependencies, build_ui_url(settings.url, name, number, None, settings.project))
+    files, bom = ai_bom.prepare(ctx, files, dependencies)
     artifacts = (*files, bom.artifact) if bom is not None else files
     document = build_info_document(
         BuildInfoInput(
@@ -166,23 +165,14 @@ def _problem(file: BuildArtifact, stored: Item | None) -> str:
 def _linked_dependencies(ctx: StageContext) -> list[Dependency]:
     """The dependencies, with the sha1/md5 Artifactory links them by when it holds their files."""
     if ctx.settings.dry_run:
-        return _dependencies(ctx)
-    dependencies = with_artifactory_checksums(ctx.client, _dependencies(ctx))
+        return ai_bom.declared_dependencies(ctx)
+    dependencies = with_artifactory_checksums(ctx.client, ai_bom.declared_dependencies(ctx))
     if missing := unlinked(dependencies):
         ctx.runner.info(
             f"{len(missing)} of {len(dependencies)} dependencies are not files in Artifactory "
             "(installed from elsewhere, or without a sha256): they show unlinked in the build."
         )
     return dependencies
-
-
-def _dependencies(ctx: StageContext) -> list[Dependency]:
-    path = ctx.settings.dependencies_file
-    if path is None:
-        return []
-    if not path.is_absolute() and ctx.settings.github.workspace is not None:
-        path = ctx.settings.github.workspace / path
-    return read_dependencies(path)
 
 
 def _environment(ctx: StageContext) -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 upload: the selected files are signed as one folder (their paths below the target folder) and the
 signature, `model.sig`, is uploaded with them, so that build-info lists it and promotion carries
-it. resolve with `verify-signature: true` downloads into a hidden folder beside `download-dir`,
+it; in Hugging Face and JFrog ML repositories the AI-BOM is one of the signed files. resolve with `verify-signature: true` downloads into a hidden folder beside `download-dir`,
 verifies the whole folder there, and only then moves the files into `download-dir`: a refused
 model leaves nothing new there.
 """
@@ -60,9 +60,13 @@ def preflight_upload(ctx: StageContext) -> None:
 
 @contextlib.contextmanager
 def signed_selection(
-    ctx: StageContext, files: Sequence[ModelFile], single: str
+    ctx: StageContext, files: Sequence[ModelFile], single: str, *, sign_boms: bool = False
 ) -> Iterator[tuple[list[ModelFile], Signed | None]]:
-    """The files to upload with model.sig among them (when sign is set); model.sig lives until the upload ends."""
+    """The files to upload with model.sig among them (when sign is set); model.sig lives until the upload ends.
+
+    AI-BOM files are signed only with `sign_boms` (the upload wrote the BOM into the selection); else they
+    stay unsigned companions, as the one build-publish writes beside the model later.
+    """
     settings, runner = ctx.settings, ctx.runner
     if settings.sign == SignMode.NONE:
         yield list(files), None
@@ -83,7 +87,7 @@ def signed_selection(
         runner.info(f"Dry run: would sign {len(kept)} files ({settings.sign.value}) and upload {SIGNATURE_NAME}.")
         yield kept, None
         return
-    signed_files = [f for f in kept if not is_unsigned_companion(f.relative)]
+    signed_files = [f for f in kept if sign_boms or not is_unsigned_companion(f.relative)]
     with tempfile.TemporaryDirectory(prefix="ml-artifactory-sign-") as workdir:
         method = signing_method(ctx)
         signed = sign_files(

@@ -25,7 +25,7 @@ from ml_artifactory_action.model.hash_cache import HashCache
 from ml_artifactory_action.model.pickle_policy import refusal_advice
 from ml_artifactory_action.runner import Runner, human_size
 from ml_artifactory_action.settings import Settings, Stage
-from ml_artifactory_action.stages import signing, upload_card, upload_hf, upload_ml
+from ml_artifactory_action.stages import signing, upload_bom, upload_card, upload_hf, upload_ml
 from ml_artifactory_action.stages.context import StageContext
 from ml_artifactory_action.stages.upload_result import (
     CANNOT_BE_CHECKED,
@@ -56,10 +56,18 @@ def run(ctx: StageContext) -> UploadResult:
     unsafe = check_safety(files, settings, runner)
     single = _single_target(settings, files)
     repository = storage.require_deployable(ctx.client, settings.repo)
-    with tempfile.TemporaryDirectory(prefix="ml-artifactory-card-") as scratch:
-        files = upload_card.with_card(ctx, files, repository, single, Path(scratch))  # before signing: it is signed too
-        with signing.signed_selection(ctx, files, single) as (selection, signed):
-            result = _publish(ctx, selection, single, unsafe, repository)
+    props = upload_properties(settings, files, ctx.state.get(Stage.GATE), ctx.state.build_timestamp, runner)
+    cache = HashCache(settings.hash_cache_dir, Handover.for_workspace(settings.github.workspace))
+    try:
+        with tempfile.TemporaryDirectory(prefix="ml-artifactory-card-") as scratch:
+            # the card and the BOM come before signing: they are signed too
+            files = upload_card.with_card(ctx, files, repository, single, Path(scratch))
+            files = upload_bom.with_bom(ctx, files, repository, props=props, cache=cache, scratch=Path(scratch))
+            sign_boms = upload_bom.in_selection(repository)
+            with signing.signed_selection(ctx, files, single, sign_boms=sign_boms) as (selection, signed):
+                result = _publish(ctx, selection, single, unsafe, (repository, props, cache))
+    finally:
+        _save(cache, runner)
     return dataclasses.replace(result, signed_by=signed.signer) if signed else result
 
 
@@ -68,32 +76,26 @@ def _publish(
     files: Sequence[ModelFile],
     single: str,
     unsafe: dict[Path, tuple[str, ...]],
-    repository: storage.Repository,
+    where: tuple[storage.Repository, Properties, HashCache],
 ) -> UploadResult:
     settings, runner = ctx.settings, ctx.runner
+    repository, props, cache = where
     folder = target_folder(settings)
-    props = upload_properties(settings, files, ctx.state.get(Stage.GATE), ctx.state.build_timestamp, runner)
     client = ctx.client
     if repository.package_type == huggingface.PACKAGE_TYPE:
-        return _publish_hf(ctx, files, props, unsafe)
-    cache = HashCache(settings.hash_cache_dir, Handover.for_workspace(settings.github.workspace))
-    try:
-        if repository.package_type == ml_repo.PACKAGE_TYPE:
-            extra = unsafe_globals_properties(unsafe)
-            (folder, artifacts), single = upload_ml.publish(ctx, files, props, cache, file_props=extra), ""
-        else:
-            plans = [plan_file(f, single or target_of(folder, f), cache) for f in files]
-            learn_what_server_holds(client, settings.repo, plans)
-            uploader = Uploader(
-                client, settings.repo, props, cache, runner, unsafe_globals_properties(unsafe), settings.overwrite
-            )
-            check_targets(plans, overwrite=settings.overwrite, hash_file=uploader.hash, runner=runner)
-            artifacts = (
-                uploader.dry_run(plans) if settings.dry_run else uploader.deploy_all(plans, settings.max_workers)
-            )
-        artifacts = [flag_unsafe(a, unsafe) for a in artifacts]
-    finally:
-        _save(cache, runner)
+        return _publish_hf(ctx, files, props, unsafe, cache)
+    if repository.package_type == ml_repo.PACKAGE_TYPE:
+        extra = unsafe_globals_properties(unsafe)
+        (folder, artifacts), single = upload_ml.publish(ctx, files, props, cache, file_props=extra), ""
+    else:
+        plans = [plan_file(f, single or target_of(folder, f), cache) for f in files]
+        learn_what_server_holds(client, settings.repo, plans)
+        uploader = Uploader(
+            client, settings.repo, props, cache, runner, unsafe_globals_properties(unsafe), settings.overwrite
+        )
+        check_targets(plans, overwrite=settings.overwrite, hash_file=uploader.hash, runner=runner)
+        artifacts = uploader.dry_run(plans) if settings.dry_run else uploader.deploy_all(plans, settings.max_workers)
+    artifacts = [flag_unsafe(a, unsafe) for a in artifacts]
     result = UploadResult(
         repo=settings.repo,
         folder=single or folder,
@@ -109,12 +111,18 @@ def _publish(
 
 
 def _publish_hf(
-    ctx: StageContext, files: Sequence[ModelFile], props: Properties, unsafe: dict[Path, tuple[str, ...]]
+    ctx: StageContext,
+    files: Sequence[ModelFile],
+    props: Properties,
+    unsafe: dict[Path, tuple[str, ...]],
+    cache: HashCache,
 ) -> UploadResult:
     """A Hugging Face repository: the files become one revision of `model-name`."""
     settings = ctx.settings
     file_props = unsafe_globals_properties(unsafe)
-    folder, artifacts = upload_hf.publish(ctx.client, settings, ctx.runner, files, props=props, file_props=file_props)
+    folder, artifacts = upload_hf.publish(
+        ctx.client, settings, ctx.runner, files, props=props, file_props=file_props, cache=cache
+    )
     result = UploadResult(
         repo=settings.repo,
         folder=folder,

@@ -18,13 +18,12 @@ from ml_artifactory_action.artifactory.client import ArtifactoryClient
 from ml_artifactory_action.artifactory.properties import Properties
 from ml_artifactory_action.artifactory.search import Item
 from ml_artifactory_action.errors import ArtifactoryError, ConfigError, IntegrityError
-from ml_artifactory_action.handover import Handover
-from ml_artifactory_action.model.checksums import sha256_file
 from ml_artifactory_action.model.files import ModelFile
-from ml_artifactory_action.model.hash_cache import FileKey, HashCache
+from ml_artifactory_action.model.hash_cache import HashCache
 from ml_artifactory_action.runner import Runner, human_size
 from ml_artifactory_action.settings import Settings
 from ml_artifactory_action.stages.upload_result import UploadedArtifact
+from ml_artifactory_action.stages.uploader import cached_sha256
 
 MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
 REVISION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -49,6 +48,11 @@ def target_of(settings: Settings, repo: str) -> hf.HfTarget:
     return hf.HfTarget(repo, model_id, revision)
 
 
+def model_path(settings: Settings) -> str:
+    """The model's folder in the repository (each revision is a folder `<revision>_<commit time>` in it)."""
+    return target_of(settings, settings.repo).base
+
+
 def publish(
     client: ArtifactoryClient,
     settings: Settings,
@@ -57,6 +61,7 @@ def publish(
     *,
     props: Properties,
     file_props: Mapping[str, Properties],
+    cache: HashCache,
 ) -> tuple[str, list[UploadedArtifact]]:
     """Commit the files as one revision (or, in a dry run, say what would be sent)."""
     repo = hf.deployment_repo(client, settings.repo)
@@ -67,8 +72,7 @@ def publish(
             fix="Set its default deployment repository in Artifactory, or set repo to a local Hugging Face repository.",
         )
     target = target_of(settings, repo)
-    cache = HashCache(settings.hash_cache_dir, Handover.for_workspace(settings.github.workspace))
-    hf_files = _hashed(files, cache, runner)
+    hf_files = [hf.HfFile(f.relative, f.local, f.size, cached_sha256(f, cache)) for f in files]
     runner.info(f"Publishing {target.repo_id} revision {target.revision} to {target.repo} (Hugging Face protocol)")
     wanted = hf.missing_objects(client, target, hf_files)
     if settings.dry_run:
@@ -127,20 +131,6 @@ def _set_properties(
         extra = file_props.get(str(file.local))
         if extra:
             hf.set_properties(client, repo, f"{folder}/{file.path}", extra)
-
-
-def _hashed(files: Sequence[ModelFile], cache: HashCache, runner: Runner) -> list[hf.HfFile]:
-    hashed = []
-    for file in files:
-        key = FileKey.of(file.local)
-        sha256 = cache.get(key) or sha256_file(file.local)
-        cache.put(key, sha256)
-        hashed.append(hf.HfFile(file.relative, file.local, file.size, sha256))
-    try:
-        cache.save()
-    except OSError as exc:
-        runner.warning("Hash cache not saved", f"hash-cache-dir could not be written: {exc}")
-    return hashed
 
 
 def _send(client: ArtifactoryClient, href: str, file: hf.HfFile, runner: Runner) -> hf.HfFile:

@@ -22,9 +22,19 @@ from ml_artifactory_action.errors import ArtifactoryError, ConfigError, Integrit
 from ml_artifactory_action.model.checksums import sha256_file
 from ml_artifactory_action.model.files import ModelFile
 from ml_artifactory_action.model.hash_cache import HashCache
+from ml_artifactory_action.provenance.signing import SIGNATURE_NAME
+from ml_artifactory_action.settings import Settings
+from ml_artifactory_action.stages import ai_bom
 from ml_artifactory_action.stages.context import StageContext
 from ml_artifactory_action.stages.upload_result import UploadedArtifact
 from ml_artifactory_action.stages.uploader import FilePlan, Uploader, learn_what_server_holds, plan_file
+
+
+def model_path(settings: Settings) -> str:
+    """The version's folder in the repository, `models/<name>/<version>`."""
+    name = ml_repo.check_name(settings.effective_model_name, "model-name")
+    version = ml_repo.check_name(settings.effective_model_version, "model-version")
+    return ml_repo.version_folder(name, version)
 
 
 def publish(
@@ -122,8 +132,11 @@ def _already_published(
         if plan.sha256 is None:
             plan.sha256 = sha256_file(plan.file.local)
             cache.put(plan.key, plan.sha256)
-    ours = {p.file.relative: (p.file.size, p.sha256) for p in plans}
-    theirs = {f.path: (f.size, f.sha256) for f in ml_repo.manifest_files(manifest)}
+    # model.sig and the AI-BOM name the run (signatures and build links differ): the model's files decide
+    made = {SIGNATURE_NAME, ai_bom.bom_name(settings)}
+    every = {p.file.relative: (p.file.size, p.sha256 or "") for p in plans}
+    stored = {f.path: (f.size, f.sha256) for f in ml_repo.manifest_files(manifest)}
+    ours, theirs = ({k: v for k, v in d.items() if k not in made} for d in (every, stored))
     if ours != theirs:
         differ = sorted(set(ours.items()) ^ set(theirs.items()))
         raise ConfigError(
@@ -132,10 +145,11 @@ def _already_published(
             f"(differing: {', '.join(sorted({path for path, _ in differ}))})",
             fix=ml_repo.IMMUTABLE_FIX,
         )
-    ctx.runner.info(f"Model {name} version {version} is already in {repo} with these files: nothing to upload")
+    first = sorted(path for path in made & set(every) if every[path] != stored.get(path))
+    kept = f" ({' and '.join(first)} of this run not used: a version keeps its first)" if first else ""
+    ctx.runner.info(f"Model {name} version {version} is already in {repo} with these files: nothing to upload{kept}")
     local = {p.file.relative: str(p.file.local) for p in plans}
-    stored = _as_stored(ctx.client, repo, (name, version), {})
-    return [_mark_present(a, local) for a in stored]
+    return [_mark_present(a, local) for a in _as_stored(ctx.client, repo, (name, version), {})]
 
 
 def _mark_present(artifact: UploadedArtifact, local: dict[str, str]) -> UploadedArtifact:

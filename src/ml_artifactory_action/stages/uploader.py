@@ -64,6 +64,14 @@ class FilePlan:
 
 
 # Planning ------------------------------------------------------------------------------------
+def cached_sha256(file: ModelFile, cache: HashCache) -> str:
+    """The file's sha256 from the cache, else read (and remembered)."""
+    key = FileKey.of(file.local)
+    sha256 = cache.get(key) or sha256_file(file.local)
+    cache.put(key, sha256)
+    return sha256
+
+
 def plan_file(file: ModelFile, path: str, cache: HashCache) -> FilePlan:
     key = FileKey.of(file.local)
     sha256 = cache.get(key)
