@@ -1,8 +1,9 @@
 """The AI-BOM and the signature in Hugging Face and JFrog ML repositories, through the entrypoint.
 
 There a revision holds only what its commit put there and a version only what its manifest lists,
-so the upload writes the BOM among the model's files, before signing: model.sig covers it. One job
-gates, uploads (sign: key), publishes the build and promotes; resolve verifies the signature. Then
+so the upload writes the BOM among the model's files, before signing: model.sig covers it. A job
+gates and uploads (sign: key), a job (the same for Hugging Face, a later one for JFrog ML) publishes
+the build and promotes; resolve verifies the signature. Then
 someone who may deploy and publish builds changes one byte of a stored file in production and
 re-publishes the build-info with the new checksums: only the signature tells, and resolve refuses
 with nothing handed over. For Hugging Face the real `huggingface_hub` downloads the promoted
@@ -183,11 +184,16 @@ def test_a_jfrog_ml_version_carries_its_signed_bom_to_production_and_a_changed_b
     key = key_pair()
     signer = f"key sha256:{public_key_fingerprint(key.public_pem)}"
 
-    published = _publish(action, key, "fraud-detector", **{"model-version": "1.4.0"})
+    version = {"model-version": "1.4.0"}
+    uploaded = _publish(action, key, "fraud-detector", stages="gate,upload", **version)
+    # build-publish in a later job: nothing of the upload in memory, the BOM is found by its build properties
+    published = action.run({"stages": "build-publish,promote", "repo": DEV, "target-repo": PROD, **CARD_INPUTS,
+                            "model-name": "fraud-detector", "create-deployment": "false", "github-token": "", **version})  # fmt: skip
+    assert published.returncode == 0, published.log
 
     folder = "models/fraud-detector/1.4.0"
     assert "Added the AI-BOM fraud-detector.cdx.json (CycloneDX 1.6, valid, 2 files) to the model version's files" in (
-        published.stdout
+        uploaded.stdout
     )
     url = f"{sandbox.url}/artifactory/{DEV}/{folder}/fraud-detector.cdx.json"
     assert published.outputs["bom-url"] == url
