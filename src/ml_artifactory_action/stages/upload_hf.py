@@ -159,19 +159,9 @@ def _artifacts(
                 f"{file.path}: the committed revision holds {found} instead of sha256 {file.sha256}",
                 fix="Retry the run; if it happens again, a proxy or the server is altering uploads.",
             )
+        url = storage.download_url(client, item.repo, item.repo_path)
         artifacts.append(
-            UploadedArtifact(
-                local_path=str(file.local),
-                repo=item.repo,
-                path=item.repo_path,
-                size=file.size,
-                sha1=item.sha1,
-                sha256=item.sha256,
-                md5=item.md5,
-                download_uri=storage.download_url(client, item.repo, item.repo_path),
-                sent=file.sha256 in sent,
-                already_present=present,
-            )
+            UploadedArtifact.stored(item, url, local_path=str(file.local), sent=file.sha256 in sent, present=present)
         )
     return sorted(artifacts, key=lambda a: a.path)
 

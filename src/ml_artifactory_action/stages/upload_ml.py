@@ -177,7 +177,9 @@ def _as_stored(
         relative = path.removeprefix(folder + "/")
         item = _require(items.get(path), listed.get(relative), repo, path)
         url = urls.get(relative) or storage.download_url(client, repo, path)
-        artifacts.append(_stored(item, sent.get(relative), url))
+        ours = sent.get(relative)
+        local_path, was_sent = (ours.local_path, ours.sent) if ours else ("", True)
+        artifacts.append(UploadedArtifact.stored(item, url, local_path=local_path, sent=was_sent))
     return artifacts
 
 
@@ -191,20 +193,6 @@ def _require(item: Item | None, listed: ml_repo.ManifestFile | None, repo: str, 
             fix="Retry the run; if it happens again, check the repository in Artifactory.",
         )
     return item
-
-
-def _stored(item: Item, sent: UploadedArtifact | None, url: str) -> UploadedArtifact:
-    return UploadedArtifact(
-        local_path=sent.local_path if sent else "",
-        repo=item.repo,
-        path=item.repo_path,
-        size=item.size,
-        sha1=item.sha1,
-        sha256=item.sha256,
-        md5=item.md5,
-        download_uri=url,
-        sent=sent.sent if sent else True,
-    )
 
 
 def _additional_data(props: Properties) -> dict[str, str]:

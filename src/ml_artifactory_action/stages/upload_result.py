@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ml_artifactory_action.artifactory.properties import Properties
+from ml_artifactory_action.artifactory.search import Item
 from ml_artifactory_action.runner import Runner, human_size
 
 # A file uploaded with allow-unsafe-pickle carries this property, one value per global it imports,
@@ -32,6 +33,13 @@ class UploadedArtifact:
     sent: bool  # bytes were sent; False: deployed by checksum (deduplicated)
     already_present: bool = False  # the target held this content before the run
     unsafe_globals: tuple[str, ...] = ()  # uploaded with allow-unsafe-pickle: what loading it imports
+
+    @classmethod
+    def stored(cls, item: Item, url: str, *, local_path: str, sent: bool, present: bool = False) -> UploadedArtifact:
+        """A file as the server reports it after a Hugging Face commit or a JFrog ML publish."""
+        return cls(
+            local_path, item.repo, item.repo_path, item.size, item.sha1, item.sha256, item.md5, url, sent, present
+        )
 
     def as_output(self) -> dict[str, Any]:
         output: dict[str, Any] = {
