@@ -13,7 +13,7 @@ OUTPUTS: dict[str, str] = {
     "build-name": "Build name used by every stage.",
     "build-number": "Build number used by every stage.",
     "build-url": "Link to the build in the JFrog Platform.",
-    "bom-url": "URL of the AI-BOM (CycloneDX 1.6 JSON: model files and hashes, model card, Python dependencies) that build-publish uploaded beside the model.",
+    "bom-url": "URL of the AI-BOM (CycloneDX 1.6 JSON: model files and hashes, model card, Python dependencies) stored with the model: build-publish uploads it beside the model, the upload puts it into a Hugging Face revision or JFrog ML version.",
     "scan-result": "pass, fail, or skipped.",
     "violations": "JSON list of Xray violations (severity, type, component, CVE, fixed versions).",
     "promoted": "true when the build was promoted (or already was).",

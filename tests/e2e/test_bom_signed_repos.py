@@ -68,9 +68,13 @@ def _publish(action: ActionHarness, key: KeyPair, model_name: str, **inputs: str
     return result
 
 
+def _checked(key: KeyPair) -> dict[str, str]:
+    return {"verify-signature": "true", "verify-public-key": key.public_pem}
+
+
 def _resolve(action: ActionHarness, key: KeyPair, folder: str, **inputs: str) -> ActionResult:
-    trust = {"verify-signature": "true", "verify-public-key": key.public_pem}
-    return action.run({"stages": "resolve", "repo": DEV, "target-repo": PROD, "download-dir": folder} | trust | inputs)
+    given = {"stages": "resolve", "repo": DEV, "target-repo": PROD, "download-dir": folder}
+    return action.run(given | _checked(key) | inputs)
 
 
 def _stored(client: SandboxClient, folder: str) -> dict[str, str]:
@@ -133,11 +137,14 @@ def test_a_hugging_face_revision_carries_its_signed_bom_to_production_and_a_chan
     key = key_pair()
     signer = f"key sha256:{public_key_fingerprint(key.public_pem)}"
 
-    published = _publish(action, key, "acme/fraud")
+    published = _publish(action, key, "acme/fraud", **_checked(key))
 
     # README.md (the model card), the two files and the BOM are signed; model.sig is not in the count
     assert "Added the AI-BOM fraud.cdx.json (CycloneDX 1.6, valid, 3 files) to the revision's files" in published.stdout
     assert "Signed 4 files (key) in" in published.stdout
+    assert f"Signature checked: the 4 files of build fraud-model #7 in {DEV} are as signed by {signer}." in (
+        published.stdout
+    )  # promote compared model.sig, BOM included, with the sha256 Artifactory holds
     [bom_artifact] = [a for a in published.json_output("artifacts") if a["path"].endswith("/fraud.cdx.json")]
     folder = bom_artifact["path"].rpartition("/")[0]
     assert folder.startswith(f"models/acme/fraud/{SHA}_")
@@ -188,8 +195,12 @@ def test_a_jfrog_ml_version_carries_its_signed_bom_to_production_and_a_changed_b
     uploaded = _publish(action, key, "fraud-detector", stages="gate,upload", **version)
     # build-publish in a later job: nothing of the upload in memory, the BOM is found by its build properties
     published = action.run({"stages": "build-publish,promote", "repo": DEV, "target-repo": PROD, **CARD_INPUTS,
-                            "model-name": "fraud-detector", "create-deployment": "false", "github-token": "", **version})  # fmt: skip
+                            "model-name": "fraud-detector", "create-deployment": "false", "github-token": "",
+                            **version, **_checked(key)})  # fmt: skip
     assert published.returncode == 0, published.log
+    assert f"Signature checked: the 3 files of build fraud-model #7 in {DEV} are as signed by {signer}." in (
+        published.stdout
+    )
 
     folder = "models/fraud-detector/1.4.0"
     assert "Added the AI-BOM fraud-detector.cdx.json (CycloneDX 1.6, valid, 2 files) to the model version's files" in (

@@ -4,8 +4,8 @@ The signature is the OMS file `model.sig`: a Sigstore bundle over a DSSE envelop
 statement lists every file of the folder with its sha256 (`files` serialization). `model_signing`
 hashes the files itself, streaming in 1 MiB blocks. What the folder may hold besides the signed
 files: `model.sig` itself, and AI-BOM files (`*.cdx.json`, written after signing, checked against
-build-info like every file) unless the signature lists them. Anything else that is not in the signed statement is refused, and so
-is a signed file that is missing or differs by one byte.
+build-info like every file) unless the signature lists them. Anything else that is not in the
+signed statement is refused, and so is a signed file that is missing or differs by one byte.
 
 Key material given as PEM text (inputs) is written to a private temporary folder for the library,
 which reads paths, and removed right after. Errors of the library are turned into `SignatureError`

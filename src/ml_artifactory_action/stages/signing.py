@@ -2,9 +2,10 @@
 
 upload: the selected files are signed as one folder (their paths below the target folder) and the
 signature, `model.sig`, is uploaded with them, so that build-info lists it and promotion carries
-it; in Hugging Face and JFrog ML repositories the AI-BOM is one of the signed files. resolve with `verify-signature: true` downloads into a hidden folder beside `download-dir`,
-verifies the whole folder there, and only then moves the files into `download-dir`: a refused
-model leaves nothing new there.
+it; in Hugging Face and JFrog ML repositories the AI-BOM is one of the signed files. resolve with
+`verify-signature: true` downloads into a hidden folder beside `download-dir`, verifies the whole
+folder there, and only then moves the files into `download-dir`: a refused model leaves nothing
+new there.
 """
 
 from __future__ import annotations

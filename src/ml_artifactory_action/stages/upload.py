@@ -59,7 +59,7 @@ def run(ctx: StageContext) -> UploadResult:
     props = upload_properties(settings, files, ctx.state.get(Stage.GATE), ctx.state.build_timestamp, runner)
     cache = HashCache(settings.hash_cache_dir, Handover.for_workspace(settings.github.workspace))
     try:
-        with tempfile.TemporaryDirectory(prefix="ml-artifactory-card-") as scratch:
+        with tempfile.TemporaryDirectory(prefix="ml-artifactory-upload-") as scratch:
             # the card and the BOM come before signing: they are signed too
             files = upload_card.with_card(ctx, files, repository, single, Path(scratch))
             files = upload_bom.with_bom(ctx, files, repository, props=props, cache=cache, scratch=Path(scratch))
