@@ -230,6 +230,13 @@ def test_a_jfrog_ml_version_carries_its_signed_bom_to_production_and_a_changed_b
     assert f"Signature verified: 3 files of build fraud-model #7 signed by {signer}." in good.stdout
     served = action.workspace / "serving"
     assert (served / "fraud-detector.cdx.json").read_bytes() == text
+    # A re-run without the gate signs anew and writes a BOM without metrics: the version keeps its first two.
+    rerun = _publish(action, key, "fraud-detector", stages="upload", **version)
+    assert (
+        "Model fraud-detector version 1.4.0 is already in dev-local with these files: nothing to upload "
+        "(fraud-detector.cdx.json and model.sig of this run not used: a version keeps its first)"
+    ) in rerun.stdout
+    assert client.download(DEV, f"{folder}/fraud-detector.cdx.json") == text
 
     _tamper(client, folder, "config/config.json")
     _refused(action, key, "config/config.json")
