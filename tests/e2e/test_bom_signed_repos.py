@@ -24,7 +24,6 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
@@ -32,6 +31,7 @@ from artifactory_sandbox.testing import SandboxHandle
 from ml_artifactory_action.provenance.signing import public_key_fingerprint
 from tests.e2e.conftest import ActionHarness, ActionResult
 from tests.e2e.test_bom import CARD_INPUTS
+from tests.e2e.test_huggingface import hub_venv
 from tests.e2e.test_pipeline import REQ_HASH, safetensors
 from tests.fakes.sandbox_client import SandboxClient
 from tests.fakes.signing_keys import KeyPair, key_pair
@@ -120,7 +120,6 @@ def _refused(action: ActionHarness, key: KeyPair, name: str) -> None:
     assert refused.returncode == 1
     [(title, message)] = refused.errors
     assert title == "Model signature refused", message
-    assert title == "Model signature refused"
     assert f"Hash mismatch for '{name}'" in message
     assert "Nothing was handed over." in message
     assert not (action.workspace / "tampered").exists()
@@ -130,9 +129,7 @@ def _refused(action: ActionHarness, key: KeyPair, name: str) -> None:
 def test_a_hugging_face_revision_carries_its_signed_bom_to_production_and_a_changed_byte_is_refused(
     action: ActionHarness, sandbox: SandboxHandle, tmp_path: Path
 ) -> None:
-    venv = os.environ.get("HUGGINGFACE_HUB_VENV")
-    if not venv:
-        pytest.skip("HUGGINGFACE_HUB_VENV is not set: it names the virtualenv with huggingface-hub")
+    venv = hub_venv()
     client = _repositories(sandbox, "huggingfaceml")
     key = key_pair()
     signer = f"key sha256:{public_key_fingerprint(key.public_pem)}"

@@ -32,6 +32,14 @@ MODEL = {
 }
 
 
+def hub_venv() -> str:
+    """The virtualenv with the real huggingface_hub (`HUGGINGFACE_HUB_VENV`, built by make test)."""
+    venv = os.environ.get("HUGGINGFACE_HUB_VENV")
+    if not venv:
+        pytest.skip("HUGGINGFACE_HUB_VENV is not set: it names the virtualenv with huggingface-hub")
+    return venv
+
+
 def _repos(sandbox: SandboxHandle) -> None:
     headers = {"Authorization": f"Bearer {sandbox.admin_token}"}
     with httpx.Client(base_url=sandbox.url, headers=headers, timeout=30) as admin:
@@ -166,9 +174,7 @@ def test_dry_run_bad_model_names_and_unsafe_files_change_nothing(action: ActionH
 def test_snapshot_download_from_prod_gets_exactly_the_uploaded_files(
     action: ActionHarness, sandbox: SandboxHandle, tmp_path: Path
 ) -> None:
-    venv = os.environ.get("HUGGINGFACE_HUB_VENV")
-    if not venv:
-        pytest.skip("HUGGINGFACE_HUB_VENV is not set: it names the virtualenv with huggingface-hub")
+    venv = hub_venv()
     _repos(sandbox)
     digests = _workspace(action)
     assert _run(action, "upload,build-publish,promote").returncode == 0
@@ -216,9 +222,7 @@ def test_configure_points_later_steps_at_a_cached_proxy_of_the_hub(
 ) -> None:
     """Seed 003: the base model is pulled through Artifactory (HF_ENDPOINT from configure) and cached,
     so a job still gets it while the hub is down."""
-    venv = os.environ.get("HUGGINGFACE_HUB_VENV")
-    if not venv:
-        pytest.skip("HUGGINGFACE_HUB_VENV is not set: it names the virtualenv with huggingface-hub")
+    venv = hub_venv()
     base = {"config.json": b'{"base": true}', "model.safetensors": b"\x00base weights" * 100}
     with run_sandbox(tmp_path / "hub-data") as hub:  # stands in for huggingface.co
         _hub_model(hub, base)
