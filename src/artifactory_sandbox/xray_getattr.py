@@ -5,9 +5,10 @@ aware pandas object stores its `zoneinfo.ZoneInfo` as `getattr(zoneinfo.ZoneInfo
 called with the key (any bound classmethod pickles that way). So, when getattr is the only global
 graded dangerous, the sandbox Xray walks the pickle's opcodes (`pickletools.genops`) over a model
 of the unpickler's stack and memo, and lets getattr pass only when each call of it is
-`getattr(<global>, '<constant>')` where the global is imported by the pickle, is not denied and
-is a class (xray_class_names reads the module's source to tell), and the constant is an
-identifier, no dunder, not a denied name and no denied global once joined to the class's name.
+`getattr(<global>, '<constant>')` where the global is imported by the pickle and the pair passes
+xray_global_names' `attribute_finding`: the global is not denied and is a class (xray_class_names
+reads the module's source to tell), and the constant is an identifier, no dunder, not a denied
+name and no denied global once joined to the class's name.
 Anything else: getattr used in any other way, a name built at load time, an opcode the model does
 not follow, a stream that does not end where a pickle ends, or joblib's inline arrays it cannot
 size, answers False, and the finding stays (the walk fails closed).
@@ -24,26 +25,14 @@ picklescan stops at joblib's first array, and xray_models grades what lies past 
 from __future__ import annotations
 
 import pickletools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from .xray_class_names import names_a_class
+from .xray_global_names import Denied, attribute_finding
 from .xray_joblib_arrays import JOBLIB_WRAPPER, array_count, is_joblib, item_size_of, skip_array, skip_padding
 from .xray_pickle_values import GETATTR_MODULES, OPCODES, Const, LoadFails, Obj, Ref, Tup, Unresolved
 
-Denied = Callable[[str, str], bool]  # (module, name) -> graded dangerous
-
-# Names that start a process, run or load code, or change files whatever class holds them (a
-# method fetched from its class runs on whatever object the pickle passes it, pathlib.Path's
-# write_text on ~/.bashrc say); the denylists grade the rest.
-DENIED_ATTRIBUTES = frozenset(
-    {"system", "popen", "spawn", "fork", "execv", "execve", "execl", "execlp", "execvp", "run", "call",
-     "check_call", "check_output", "Popen", "import_module", "load", "loads", "runcode", "runsource",
-     "write", "write_text", "write_bytes", "unlink", "remove", "rmdir", "rmtree", "removedirs", "mkdir",
-     "makedirs", "touch", "rename", "replace", "symlink_to", "hardlink_to", "chmod", "chown", "truncate",
-     "copy", "copyfile", "move"}
-)  # fmt: skip
 # Who reads the pickle: joblib.load (arrays inline), plain pickle.load, or joblib's plain
 # Unpickler for an object array nested in a joblib file (which reads no arrays inline).
 JOBLIB, PLAIN, NESTED = "joblib", "pickle", "nested"
@@ -65,15 +54,19 @@ def getattr_calls_are_harmless(path: Path, denied: Denied) -> bool:
     return True
 
 
-def imported_globals(path: Path, denied: Denied) -> set[tuple[str, str]] | None:
+class UnreadablePickle(Exception):
+    """The walk cannot follow the file's pickles to its end; the message says where it stopped."""
+
+
+def imported_globals(path: Path, denied: Denied) -> set[tuple[str, str]]:
     """Every global the pickles of `path` import, joblib's inline arrays skipped (picklescan stops
-    at the first); None when the walk cannot reach the file's end."""
+    at the first); raises UnreadablePickle when the walk cannot reach the file's end."""
     imported: set[Ref] = set()
-    try:
-        with path.open("rb") as stream:
+    with path.open("rb") as stream:
+        try:
             _walk_file(stream, denied, imported)
-    except (Unresolved, ValueError, TypeError, EOFError, OverflowError):
-        return None
+        except (Unresolved, ValueError, TypeError, EOFError, OverflowError) as err:
+            raise UnreadablePickle(f"the pickle walk stops near byte {stream.tell()}: {err}") from err
     return {(ref.module, ref.name) for ref in imported}
 
 
@@ -299,8 +292,8 @@ class _Walk:
         self.top()
 
     def _import(self, module: str, name: str) -> Ref:
-        if "." in name or not name.isidentifier():
-            raise Unresolved(f"the global {module} {name!r} is a dotted or odd name")
+        if not all(step.isidentifier() for step in name.split(".")):  # a dotted name is graded by xray_models
+            raise Unresolved(f"the global {module} {name!r} is an odd name")
         ref = Ref(module, name)
         self.imported.add(ref)
         return ref
@@ -313,15 +306,10 @@ class _Walk:
         owner, attribute = args.items
         if not (isinstance(owner, Ref) and isinstance(attribute, Const) and isinstance(attribute.value, str)):
             raise Unresolved("getattr of something other than an imported global by a constant name")
-        name = attribute.value
-        if not name.isidentifier() or name.startswith("__") or name in DENIED_ATTRIBUTES:
-            raise Unresolved(f"getattr fetches {name!r}")
-        if self.denied(owner.module, owner.name) or not names_a_class(owner.module, owner.name):
-            raise Unresolved(f"getattr of {owner.module}.{owner.name}, denied or maybe a module")
-        fetched = (("builtins", name), (owner.module, f"{owner.name}.{name}"), (f"{owner.module}.{owner.name}", name))
-        if any(self.denied(module, attr) for module, attr in fetched):
-            raise Unresolved(f"getattr fetches the denied {owner.name}.{name}")
-        return Obj(maker=Ref(owner.module, f"{owner.name}.{name}"))
+        reason = attribute_finding(owner.module, owner.name, attribute.value, self.denied)
+        if reason:
+            raise Unresolved(f"getattr: {reason}")
+        return Obj(maker=Ref(owner.module, f"{owner.name}.{attribute.value}"))
 
     # --- joblib's inline arrays ---------------------------------------------------------------
     def _inline_array_follows(self) -> bool:

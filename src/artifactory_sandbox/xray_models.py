@@ -15,9 +15,13 @@ So this engine reports known-malicious behaviour only, the way a registry-side s
    first, up to MAX_DECOMPRESSED_BYTES.
 3. picklescan (what the Hugging Face Hub itself runs) lists the globals every pickle in the file
    imports (plain pickles, torch zip and legacy archives, zip members, object arrays in .npy) and
-   grades them against its denylist; EXTRA_DENYLIST adds behaviour it does not list. picklescan
-   stops at the first array joblib writes inline; the walk of xray_getattr reads a joblib dump on
-   past its arrays (xray_joblib_arrays sizes them), and the globals it finds there are graded too.
+   grades them against its denylist; EXTRA_DENYLIST adds behaviour it does not list, and
+   xray_global_names what a name reaches beyond how it is written (a protocol-4 dotted name is
+   resolved attribute by attribute; a dunder name such as `builtins.__dict__` hands out exec).
+   Where picklescan stops before a file's end (at the first array joblib writes inline, say), the
+   walk of xray_getattr reads a plain stream on (xray_joblib_arrays sizes joblib's arrays) and the
+   globals it finds are graded too; a stream neither reads to its end (the walk does not read
+   torch, zip or numpy containers) is a scan error, unless what was read is a finding already.
 4. A Keras model with a Lambda layer carries marshalled Python bytecode that runs on load: a
    finding too, in a .keras archive (config.json) or an H5 file (the `model_config` attribute,
    read with h5py).
@@ -33,8 +37,10 @@ positives are what JFrog's scanner avoids). Unreadable content is a scan error, 
 What it does not do (the action's upload scan is the layer for these): open tar or 7z archives,
 undo more than one compression, find a pickle behind junk bytes, or look into files not named as
 models. Measured on the action's mutation suite (tests/model/test_mutations.py, 2,076 mutants,
-2026-12-03): of the 420 named model.pkl it flags 81 (the payloads as saved and singly compressed)
-and misses 339 (nested, prefixed or padded); the other 1,656 carry names that are not model files.
+2026-12-03; each named model.pkl scanned by scan_stored): of the 420 named model.pkl it flags 81
+(the payloads as saved and singly compressed), fails 6 as scan errors (a joblib dump inside a zip,
+which picklescan stops reading at its first array) and misses 333 (nested, prefixed or padded);
+the other 1,656 carry names that are not model files.
 """
 
 from __future__ import annotations
@@ -57,7 +63,8 @@ from typing import IO, Any
 
 from picklescan.scanner import SafetyLevel, scan_bytes, scan_pickle_bytes
 
-from .xray_getattr import getattr_calls_are_harmless, imported_globals
+from .xray_getattr import UnreadablePickle, getattr_calls_are_harmless, imported_globals
+from .xray_global_names import name_finding
 
 MODEL_EXTENSIONS = frozenset(
     {".h5", ".hdf5", ".pdparams", ".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".dat",
@@ -72,6 +79,10 @@ EXTRA_DENYLIST: dict[str, frozenset[str] | None] = {
     "builtins": frozenset({"__import__", "setattr", "delattr", "globals", "vars"}),
     "__builtin__": frozenset({"__import__", "setattr", "delattr", "globals", "vars"}),
     "types": frozenset({"FunctionType", "CodeType"}),
+    "importlib": frozenset({"import_module", "reload"}),
+    # getitem(<a module's dict>, 'exec'): no scikit-learn, pandas, numpy or torch artefact imports it
+    "operator": frozenset({"getitem"}),
+    "_operator": frozenset({"getitem"}),
     "marshal": None,
     "zipimport": None,
     "multiprocessing": None,
@@ -143,7 +154,7 @@ def scan_stored(blob: Path, artifact_name: str) -> ModelVerdict:
 
 
 def _findings(readable: Path, model_name: str, name: str) -> tuple[ModelFinding, ...]:
-    findings = [*_pickle_findings(readable, model_name)]
+    findings = _pickle_findings(readable, model_name)
     if findings and {f.global_name for f in findings} <= GETATTR_FINDINGS and _harmless_getattr(readable, model_name):
         findings = []
     if zipfile.is_zipfile(readable):
@@ -163,21 +174,47 @@ def _model_name(name: str) -> str | None:
     return None
 
 
-def _pickle_findings(path: Path, name: str) -> Iterator[ModelFinding]:
+def _pickle_findings(path: Path, name: str) -> list[ModelFinding]:
     try:
         with path.open("rb") as stream:
             result = scan_bytes(stream, name, PurePosixPath(name).suffix)
     except Exception as err:
         raise ModelScanError(f"cannot read {name} to its end: {type(err).__name__}: {err}") from err
-    dangerous = {f"{g.module}.{g.name}": (g.module, g.name, g.safety is SafetyLevel.Dangerous) for g in result.globals}
-    if result.scan_err and _plain_stream(path, name):  # picklescan stopped early: at joblib's first array, say
-        for module, attr in imported_globals(path, _denied) or ():
-            dangerous.setdefault(f"{module}.{attr}", (module, attr, _picklescan_denies(module, attr)))
-    for qualified, (module, attr, denied) in dangerous.items():
+    imported = {(g.module, g.name): g.safety is SafetyLevel.Dangerous for g in result.globals}
+    if not result.scan_err:
+        return _graded(imported)
+    try:  # picklescan stopped early: at joblib's first array, say
+        walked = _walked_globals(path, name)
+    except ModelScanError:
+        if findings := _graded(imported):
+            return findings  # what was read is malicious already
+        raise
+    return _graded({pair: _picklescan_denies(*pair) for pair in walked} | imported)
+
+
+def _graded(imported: dict[tuple[str, str], bool]) -> list[ModelFinding]:
+    """The findings among the globals imported ((module, name): on picklescan's denylist)."""
+    findings = []
+    for (module, attr), denied in imported.items():
         if denied:
-            yield ModelFinding(qualified, "on picklescan's denylist of dangerous imports")
+            findings.append(ModelFinding(f"{module}.{attr}", "on picklescan's denylist of dangerous imports"))
         elif _extra_denied(module, attr):
-            yield ModelFinding(qualified, "on the sandbox Xray's denylist of malicious behaviour")
+            findings.append(ModelFinding(f"{module}.{attr}", "on the sandbox Xray's denylist of malicious behaviour"))
+        elif reason := name_finding(module, attr, _denied):
+            findings.append(ModelFinding(f"{module}.{attr}", reason))
+    return findings
+
+
+def _walked_globals(path: Path, name: str) -> set[tuple[str, str]]:
+    """Every global of a file picklescan could not read to its end, listed by the walk of
+    xray_getattr; a scan error when that walk cannot reach the end either, or the file is a
+    container (torch, numpy, zip) the walk does not read."""
+    if not _plain_stream(path, name):
+        raise ModelScanError(f"cannot read {name} to its end: a pickle in it breaks off before its STOP")
+    try:
+        return imported_globals(path, _denied)
+    except UnreadablePickle as err:
+        raise ModelScanError(f"cannot read {name} to its end: {err}") from err
 
 
 def _plain_stream(path: Path, name: str) -> bool:

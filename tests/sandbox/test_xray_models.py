@@ -19,11 +19,14 @@ import ast
 import bz2
 import gzip
 import hashlib
+import importlib
 import io
 import json
 import lzma
+import operator
 import os
 import pickle
+import re
 import subprocess
 import sys
 import zipfile
@@ -85,6 +88,8 @@ def verdict_names(tmp_path: Path, name: str, data: bytes) -> set[str]:
         ("model.pkl", dumps(__import__, "os"), "builtins.__import__"),
         ("model.pkl", dumps(subprocess.check_output, ["id"]), "subprocess.check_output"),
         ("model.pkl", dumps(exec, "print(1)", protocol=2), "__builtin__.exec"),  # protocol 2 names
+        ("model.pkl", dumps(importlib.import_module, "os"), "importlib.import_module"),
+        ("model.pkl", dumps(operator.getitem, {"run": exec}, "run"), "_operator.getitem"),
         ("model.joblib", zlib.compress(OS_SYSTEM), "posix.system"),
         ("model.pkl.gz", gzip.compress(OS_SYSTEM), "posix.system"),
         ("model.pkl", bz2.compress(OS_SYSTEM), "posix.system"),
@@ -206,6 +211,85 @@ def test_content_that_cannot_be_read_to_its_end_is_a_scan_error(tmp_path: Path) 
     blob.write_bytes(gzip.compress(OS_SYSTEM)[:-6])
     with pytest.raises(ModelScanError, match=r"cannot decompress model.pkl.gz \(gzip\)"):
         scan_stored(blob, "model.pkl.gz")
+
+
+def broken_off(canary: Path) -> bytes:
+    """A harmless import, then `I0x1`: the C unpickler reads the INT with base 0, pickletools cannot,
+    so picklescan and the walk stop there while pickle.load goes on to os.mkdir(canary)."""
+    target = str(canary).encode()
+    return (b"\x80\x04\x8c\x08zoneinfo\x8c\x08ZoneInfo\x93" + b"0" + b"I0x1\n0"
+            + b"\x8c\x02os\x8c\x05mkdir\x93\x8c" + bytes([len(target)]) + target + b"\x85R.")  # fmt: skip
+
+
+def npy_of_objects(pickled: bytes) -> bytes:
+    out = io.BytesIO()
+    np.lib.format.write_array_header_1_0(out, {"descr": "|O", "fortran_order": False, "shape": (1,)})
+    return out.getvalue() + pickled
+
+
+def torch_legacy(pickled: bytes) -> bytes:
+    """torch's legacy layout: the magic number, the protocol, sys info, then the object's pickle."""
+    return (
+        b"".join(pickle.dumps(value, 2) for value in (0x1950A86A20F9469CFC6C, 1001, {"little_endian": True})) + pickled
+    )
+
+
+def unreadable_models(canary: Path) -> dict[str, bytes]:
+    """Each kind of file the engine reads, with a payload where neither picklescan nor the walk reach."""
+    record = np.zeros(3, dtype=[("a", "f8", (2,))])  # a subarray field: the walk does not size it
+    return {
+        "model.pkl": broken_off(canary / "pkl"),
+        "model.joblib": joblib_dump({"w": record, "hook": Payload(os.mkdir, str(canary / "joblib"))}),
+        "pytorch_model.bin": torch_style_zip(broken_off(canary / "bin")),
+        "features.npy": npy_of_objects(broken_off(canary / "npy")),
+    }
+
+
+# Loads each file as its users would; torch's unpickler reads data.pkl (and each legacy pickle)
+# the way pickle.load does.
+NATURAL_LOADER = """
+import pickle, sys, zipfile
+from pathlib import Path
+import joblib, numpy as np
+for path in sorted(Path(sys.argv[1]).iterdir()):
+    try:
+        if path.suffix == ".joblib":
+            joblib.load(path)
+        elif path.suffix == ".npy":
+            np.load(path, allow_pickle=True)
+        elif zipfile.is_zipfile(path):
+            pickle.loads(zipfile.ZipFile(path).read("model/data.pkl"))
+        else:
+            with path.open("rb") as stream:
+                while stream.peek(1):
+                    pickle.load(stream)
+    except Exception as err:
+        print(f"{path.name}: {type(err).__name__}: {err}", file=sys.stderr)
+"""
+
+
+def test_a_stream_the_engine_cannot_read_to_its_end_is_a_scan_error_though_its_payload_runs(tmp_path: Path) -> None:
+    folder, canaries = tmp_path / "models", tmp_path / "canaries"
+    folder.mkdir()
+    canaries.mkdir()
+    errors = {}
+    for name, data in unreadable_models(canaries).items():
+        (folder / name).write_bytes(data)
+        with pytest.raises(ModelScanError) as raised:
+            scan_stored(folder / name, name)
+        errors[name] = str(raised.value)
+    expected = {
+        "model.pkl": r"the pickle walk stops near byte 29: invalid literal for int\(\) with base 10: b'0x1'",
+        "model.joblib": r"the pickle walk stops near byte \d+: a joblib array of a subarray or unknown dtype",
+        "pytorch_model.bin": "a pickle in it breaks off before its STOP",
+        "features.npy": "a pickle in it breaks off before its STOP",
+    }
+    assert {name: re.fullmatch(f"cannot read {re.escape(name)} to its end: {expected[name]}", error) is not None
+            for name, error in errors.items()} == dict.fromkeys(expected, True), errors  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", NATURAL_LOADER, str(folder)],
+                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in canaries.iterdir()) == ["bin", "joblib", "npy", "pkl"], done.stderr
 
 
 SKLEARN_DRIVER = """
@@ -334,6 +418,16 @@ def test_a_model_that_cannot_be_read_fails_the_scan(sandbox: SandboxHandle) -> N
     body = scan(sandbox, "truncated")
     assert body["status"] == "failed"
     assert body["info"] == "Xray build scan failed: cannot decompress model.joblib (zlib): the zlib stream ends early"
+
+
+def test_a_model_whose_pickle_breaks_off_fails_the_scan(sandbox: SandboxHandle, tmp_path: Path) -> None:
+    publish(sandbox, "broken-off", {"model.pkl": broken_off(tmp_path / "never-made")})
+    body = scan(sandbox, "broken-off")
+    assert body["status"] == "failed"
+    assert body["info"] == (
+        "Xray build scan failed: cannot read model.pkl to its end: the pickle walk stops near byte 29: "
+        "invalid literal for int() with base 10: b'0x1'"
+    )
 
 
 def imported_modules(source: str) -> set[str]:
