@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import pickletools
 from collections import OrderedDict
 from pathlib import Path
 
@@ -173,6 +174,17 @@ def test_memoized_strings_done_in_bulk_push_and_memoize_each_one() -> None:
     assert walk.vm.memo_len == len(words)
     assert walk.vm.result == "w7"  # BINGET 7 found the eighth string in the memo
     assert len(walk.vm.stack) == len(words)
+
+
+def test_memoized_tuples_done_in_bulk_count_each_opcode_once() -> None:
+    pairs = [(i, float(i)) for i in range(3_000)]  # K/M, G, TUPLE2, MEMOIZE
+    data = pickle.dumps(pairs, 4)
+
+    walk = walk_stream(ByteReader(io.BytesIO(data)))
+
+    assert walk.complete
+    assert walk.ops == len(list(pickletools.genops(data)))
+    assert walk.vm.memo_len == len(pairs) + 1
 
 
 def test_a_chain_of_tuples_done_in_bulk_keeps_the_stack_exact() -> None:

@@ -93,7 +93,7 @@ def values(vm: PickleVM, buffer: bytes, offset: int, end: int) -> tuple[int, int
     else:
         _put_all(vm, stored)
     vm.stack.extend(pushed)
-    return stop - offset, len(pushed) + len(tuples) + sum(map(len, tuples)) + stores
+    return stop - offset, len(pushed) + sum(map(len, tuples)) + stores  # a tuple: its TUPLE opcode, its literals
 
 
 def chain(vm: PickleVM, buffer: bytes, offset: int, end: int) -> tuple[int, int]:

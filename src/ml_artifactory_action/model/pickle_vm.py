@@ -8,8 +8,11 @@ entry) this model goes on with `UNKNOWN`, so it sees at least every global a rea
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable, Sized
 from dataclasses import dataclass, field
+from itertools import compress
+from typing import cast
 
 from .limits import LimitExceeded
 from .pickle_args import DATA, NUMBER, UNKNOWN, Large, PickleSyntaxError
@@ -34,6 +37,7 @@ MAX_KEPT = 64 * 1024**2
 SHORT = 256  # strings up to this long (names) are kept on the stack whatever the budget
 # Estimated sizes, from CPython 3.11's objects: a list or tuple, one slot, a dict entry, an Instance.
 _CONTAINER, _ITEM, _PAIR, _INSTANCE, _NUMBER_SIZE = 64, 8, 48, 400, 32
+_TEXTS = frozenset({str, bytes})
 
 
 @dataclass(frozen=True)
@@ -226,12 +230,13 @@ def tuple_size(items: int) -> int:
 
 def _sizes(items: list[object] | tuple[object, ...]) -> int:
     """`sum(map(_size, items))`, counted by type in C for the exact types the model holds."""
-    kinds = list(map(type, items))
-    numbers = kinds.count(int) + kinds.count(float) + kinds.count(Large)
-    texts = kinds.count(str) + kinds.count(bytes)
-    if numbers + texts + kinds.count(type(None)) + kinds.count(bool) < len(items):
+    kinds = Counter(map(type, items))
+    numbers = kinds[int] + kinds[float] + kinds[Large]
+    texts = kinds[str] + kinds[bytes]
+    if numbers + texts + kinds[type(None)] + kinds[bool] < len(items):
         return sum(map(_size, items))  # other objects (subclasses, containers): one by one
-    lengths = sum([len(item) for item in items if type(item) is str or type(item) is bytes])
+    texts_only = cast(Iterable[Sized], compress(items, map(_TEXTS.__contains__, map(type, items))))
+    lengths = sum(map(len, texts_only)) if texts else 0
     return _NUMBER_SIZE * numbers + 49 * texts + lengths
 
 
@@ -284,8 +289,10 @@ def _add_pairs(vm: PickleVM, target: object, items: list[object]) -> None:
 def _add_pairs_at_once(vm: PickleVM, target: dict[object, object], items: list[object]) -> int:
     """Add the pairs that fit in one update, as the loop would; the index of the first item left."""
     take = min(MAX_ITEMS - len(target), len(items) // 2) * 2
+    if take <= 0 or vm.lean:  # lean: the loop keeps nothing either
+        return 0
     size = _PAIR * (take // 2) + _sizes(items[:take])
-    if take <= 0 or vm.kept + size > MAX_KEPT:
+    if vm.kept + size > MAX_KEPT:
         return 0
     try:
         target.update(zip(items[0:take:2], items[1:take:2], strict=True))

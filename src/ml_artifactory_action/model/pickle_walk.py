@@ -28,7 +28,7 @@ _NAMED_IN_LINE = frozenset({"GLOBAL", "INST"})
 MIN_RUN = 16  # shorter runs (a shape, a few arguments) go op by op, values kept
 RUN_WINDOW = 16 * 1024  # bytes looked at per run (pickle batches 1,000 items: 9 KB of floats)
 RETRY = 32  # bytes gone op by op after a failed try at a bulk span, before the next try
-MAX_PUSHES = 16  # opcodes of the tight loop before a bulk span is tried again
+MAX_PUSHES = 17  # opcodes of the tight loop before a bulk span is tried again (prime: see `_pushes`)
 
 
 class OpcodeCap(Exception):
@@ -237,7 +237,9 @@ class _Walker:
         """Opcodes that only push a literal, touch the memo or make a small tuple (short strings,
         ints, floats, None, booleans, MEMOIZE, BINPUT, BINGET, TUPLE1-3: most of a pickle of dicts,
         lists and names), done in a tight loop with the same effect as one by one. Bytes
-        consumed; 0 when the first is another."""
+        consumed; 0 when the first is another. It stops after MAX_PUSHES opcodes, a prime: a bulk
+        span tried again after a failed try (one that started at the second literal of a pair)
+        starts at another opcode of the repeating item, so it is soon in step again."""
         vm, start, ops, decode = self.walk.vm, offset, 0, _SHORT["unicodestring1"]
         push = vm.push
         while offset + 1 < end and ops < MAX_PUSHES:
