@@ -23,24 +23,25 @@ MIN_BYTES = 48  # shorter spans go op by op: the set-up costs more than it saves
 WINDOW = 64 * 1024  # bytes looked at per span
 MAX_TEXT = 64  # SHORT_BINUNICODE strings up to this long are taken in bulk (names are kept exact)
 
-_LITERAL = rb"(?:K.|M..|J.{4}|G.{8}|N|\x88|\x89)"
-_TEXT = rb"\x8c(?:" + b"|".join(re.escape(bytes([size])) + b".{%d}" % size for size in range(MAX_TEXT + 1)) + rb")"
+# One literal opcode, and one SHORT_BINUNICODE of at most MAX_TEXT bytes (its length byte picks the branch).
+LITERAL = rb"(?:K.|M..|J.{4}|G.{8}|N|\x88|\x89)"
+TEXT = rb"\x8c(?:" + b"|".join(re.escape(bytes([size])) + b".{%d}" % size for size in range(MAX_TEXT + 1)) + rb")"
 # A string, EMPTY_TUPLE, or a literal alone or opening a TUPLE1-3 of literals (factored: the regex
 # does not try a three-tuple at every literal).
-_VALUE = rb"(?:" + _TEXT + rb"|" + _LITERAL + rb"(?:" + _LITERAL + rb"(?:" + _LITERAL + rb"\x87|\x86)|\x85)?|\))"
+_VALUE = rb"(?:" + TEXT + rb"|" + LITERAL + rb"(?:" + LITERAL + rb"(?:" + LITERAL + rb"\x87|\x86)|\x85)?|\))"
 _MEMOIZED = re.compile(rb"(?:" + _VALUE + rb"\x94?)++", re.DOTALL)  # possessive: no state kept to backtrack
 _PUT = re.compile(rb"(?:" + _VALUE + rb"(?:q.)?)++", re.DOTALL)
 _PUT_UNIT = re.compile(_VALUE + rb"(q.)?", re.DOTALL)  # one value: its BINPUT, if any
 # Tuples each wrapping the value below with one or two literals: (prev, x), (prev, x, y).
 _CHAINS = (
     (
-        re.compile(rb"(?:" + _LITERAL + rb"\x86\x94?)++", re.DOTALL),
-        re.compile(_LITERAL + rb"\x86(\x94?)", re.DOTALL),
+        re.compile(rb"(?:" + LITERAL + rb"\x86\x94?)++", re.DOTALL),
+        re.compile(LITERAL + rb"\x86(\x94?)", re.DOTALL),
         2,
     ),
     (
-        re.compile(rb"(?:" + _LITERAL + rb"{2}\x87\x94?)++", re.DOTALL),
-        re.compile(_LITERAL + rb"{2}\x87(\x94?)", re.DOTALL),
+        re.compile(rb"(?:" + LITERAL + rb"{2}\x87\x94?)++", re.DOTALL),
+        re.compile(LITERAL + rb"{2}\x87(\x94?)", re.DOTALL),
         3,
     ),
 )

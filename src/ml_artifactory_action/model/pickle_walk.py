@@ -12,7 +12,7 @@ import pickletools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import limits, pickle_bulk, pickle_vm
+from . import limits, pickle_batches, pickle_bulk, pickle_vm
 from .byte_reader import ByteReader, Truncated
 from .joblib_arrays import WRAPPERS, ArrayBlock, LostSync, array_block
 from .pickle_args import DECODERS, NUMBER, PickleSyntaxError
@@ -161,6 +161,7 @@ def _spec(name: str, kind: str | None) -> _Spec:
 
 _SPECS: list[_Spec | None] = [_spec(*_OPCODES[code]) if code in _OPCODES else None for code in range(256)]
 _STOP, _BUILD, _SHORT_TEXT, _MEMOIZE, _BINPUT, _BINGET = ord("."), ord("b"), 0x8C, 0x94, ord("q"), ord("h")
+_MARK = ord("(")
 # What `_pushes` does: argument widths (a short string's is read from its length byte), constants.
 _PUSH_WIDTHS = {_SHORT_TEXT: 0, _MEMOIZE: 0, _BINPUT: 1, _BINGET: 1, ord("K"): 1, ord("M"): 2, ord("J"): 4}
 _TUPLES = {0x85: 1, 0x86: 2, 0x87: 3}  # TUPLE1, TUPLE2, TUPLE3
@@ -202,7 +203,8 @@ class _Walker:
             bulk = self._bulk(code, buffer, offset, end)
             if bulk:
                 reader.advance(bulk)
-                offset += bulk
+                buffer, offset = reader.buffered(_LOOKAHEAD)  # a batch may have read more into it
+                end = len(buffer)
                 continue
             spec, handle = _SPECS[code], handlers[code]
             if spec is None or handle is None:
@@ -276,6 +278,8 @@ class _Walker:
 
     def _bulk(self, code: int, buffer: bytes, offset: int, end: int) -> int:
         """Bytes of opcodes done in bulk from here (0: none, go op by op)."""
+        if code == _MARK:
+            return self._batch(buffer, offset, end)
         run = _RUNS.get(code)
         if run is not None and (done := self._run_of_literals(buffer, offset, run)):
             return done
@@ -289,6 +293,21 @@ class _Walker:
                 return done
             self.retry_at = self.reader.pos + RETRY
         return self._pushes(buffer, offset, end) if code in _PUSH_WIDTHS else 0
+
+    def _batch(self, buffer: bytes, offset: int, end: int) -> int:
+        """Bytes of the batch of items from the MARK here, when the model drops all of it."""
+        vm = self.walk.vm
+        run = _RUNS.get(buffer[offset + 1]) if offset + 1 < end else None
+        if run is not None and buffer[offset + 1 : offset + 1 + 4 * run.width : run.width] == run.code * 4:
+            return 0  # a run of one literal: the walk's runs take it faster
+        if not pickle_batches.may_drop(vm):
+            return 0
+        if end - offset < pickle_batches.WINDOW:  # the whole batch in view, not cut at a refill
+            buffer, offset = self.reader.buffered(pickle_batches.WINDOW)
+            end = len(buffer)
+        done, ops = pickle_batches.dropped(vm, buffer, offset, end)
+        self._count(ops)
+        return done
 
     def _run_of_literals(self, buffer: bytes, offset: int, run: _Run) -> int:
         """Many fixed-width literal opcodes in a row (a list of floats, ints, None) read in bulk.
