@@ -18,12 +18,14 @@ as a nested pickle). The walk sizes them from the wrapper's state, checks the al
 joblib writes, and skips them (xray_joblib_arrays); a nested pickle is walked with a memo of its
 own, as joblib reads it. Since a plain `pickle.load` of the same file would read on where joblib
 reads array data, the first pickle is also walked as plain pickle reads it, up to the padding
-byte, which is no opcode. The same walk lists every global a file imports (`imported_globals`):
-picklescan stops at joblib's first array, and xray_models grades what lies past it.
+byte, which is no opcode. The same walk lists every global a file imports (`imported_globals`),
+which xray_models grades (picklescan stops at joblib's first array, and elsewhere); where
+pickletools cannot read an opcode, xray_pickle_stops tells whether the unpickler surely stops too.
 """
 
 from __future__ import annotations
 
+import itertools
 import pickletools
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +33,7 @@ from typing import IO
 
 from .xray_global_names import Denied, attribute_finding
 from .xray_joblib_arrays import JOBLIB_WRAPPER, array_count, is_joblib, item_size_of, skip_array, skip_padding
+from .xray_pickle_stops import stop_at
 from .xray_pickle_values import GETATTR_MODULES, OPCODES, Const, LoadFails, Obj, Ref, Tup, Unresolved
 
 # Who reads the pickle: joblib.load (arrays inline), plain pickle.load, or joblib's plain
@@ -55,29 +58,47 @@ def getattr_calls_are_harmless(path: Path, denied: Denied) -> bool:
 
 
 class UnreadablePickle(Exception):
-    """The walk cannot follow the file's pickles to its end; the message says where it stopped."""
+    """The walk cannot follow the file's pickles to its end; the message says where it stopped,
+    `found` holds the globals imported before."""
+
+    def __init__(self, message: str, found: set[tuple[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.found = found or set()
 
 
-def imported_globals(path: Path, denied: Denied) -> set[tuple[str, str]]:
-    """Every global the pickles of `path` import, joblib's inline arrays skipped (picklescan stops
-    at the first); raises UnreadablePickle when the walk cannot reach the file's end."""
+def imported_globals(path: Path, denied: Denied, start: int = 0, pickles: int = 0) -> set[tuple[str, str]]:
+    """Every global the pickles of `path` import, from byte `start`, joblib's inline arrays skipped
+    (picklescan stops at the first): `pickles` of them, or all to the file's end (0). Raises
+    UnreadablePickle when the walk cannot get there, except where the unpickler surely stops
+    too before importing anything (content that is no pickle: nothing in it can run)."""
     imported: set[Ref] = set()
     with path.open("rb") as stream:
+        stream.seek(start)
         try:
-            _walk_file(stream, denied, imported)
+            _walk_file(stream, denied, imported, pickles)
+        except LoadFails as err:
+            if imported:
+                raise UnreadablePickle(f"the pickle breaks off: {err}", _pairs(imported)) from err
         except (Unresolved, ValueError, TypeError, EOFError, OverflowError) as err:
-            raise UnreadablePickle(f"the pickle walk stops near byte {stream.tell()}: {err}") from err
+            message = f"the pickle walk stops near byte {stream.tell()}: {err}"
+            raise UnreadablePickle(message, _pairs(imported)) from err
+    return _pairs(imported)
+
+
+def _pairs(imported: set[Ref]) -> set[tuple[str, str]]:
     return {(ref.module, ref.name) for ref in imported}
 
 
-def _walk_file(stream: IO[bytes], denied: Denied, imported: set[Ref] | None = None) -> int:
-    """Walk every pickle of the file, one after the other, to its last byte; the arrays skipped."""
+def _walk_file(stream: IO[bytes], denied: Denied, imported: set[Ref] | None = None, pickles: int = 0) -> int:
+    """Walk the file's pickles, one after the other, to its last byte (or `pickles` of them); the
+    arrays skipped."""
     arrays = 0
-    while True:
+    for walked in itertools.count(1):
         arrays += _Walk(stream, denied, JOBLIB, imported).run()
-        if not stream.read(1):
-            return arrays
+        if walked == pickles or not stream.read(1):
+            break
         stream.seek(-1, 1)
+    return arrays
 
 
 class _Walk:
@@ -121,21 +142,28 @@ class _Walk:
         return bool(head) and head.decode("latin-1") in OPCODES
 
     def _ops(self) -> Iterator[tuple[pickletools.OpcodeInfo, object, int | None]]:
-        for op in pickletools.genops(self.stream):
+        ops = pickletools.genops(self.stream)
+        while True:
+            start = self.stream.tell()
+            try:
+                op = next(ops)
+            except StopIteration:
+                raise Unresolved("the pickle ends without STOP") from None
+            except (ValueError, MemoryError, OverflowError) as err:  # genops cannot read it: does the unpickler stop?
+                raise stop_at(self.stream, start, err) from err
             yield op
             if op[0].name == "STOP":
                 return
-        raise Unresolved("the pickle ends without STOP")
 
     # --- the stack ---------------------------------------------------------------------------
     def pop(self) -> object:
         if not self.stack or self.stack[-1] is _MARK:
-            raise Unresolved("the stack is empty")
+            raise LoadFails("the stack is empty")  # both unpicklers raise on an underflow
         return self.stack.pop()
 
     def pop_mark(self) -> list[object]:
         if _MARK not in self.stack:
-            raise Unresolved("no MARK on the stack")
+            raise LoadFails("no MARK on the stack")
         at = len(self.stack) - 1 - self.stack[::-1].index(_MARK)
         items = self.stack[at + 1 :]
         del self.stack[at:]  # in place: a caller may hold self.stack.append already
@@ -143,7 +171,7 @@ class _Walk:
 
     def top(self) -> object:
         if not self.stack or self.stack[-1] is _MARK:
-            raise Unresolved("the stack is empty")
+            raise LoadFails("the stack is empty")
         return self.stack[-1]
 
     # --- opcodes --------------------------------------------------------------------------------
@@ -284,6 +312,11 @@ class _Walk:
 
     def op_persid(self, _: object) -> None:
         self.stack.append(Obj(maker="persistent"))
+
+    def op_ext1(self, arg: object) -> None:
+        raise LoadFails(f"extension code {arg}: copyreg registers none unless a program adds them")
+
+    op_ext2 = op_ext4 = op_ext1
 
     def op_next_buffer(self, _: object) -> None:
         self.stack.append(Obj(maker="buffer"))

@@ -18,10 +18,13 @@ So this engine reports known-malicious behaviour only, the way a registry-side s
    grades them against its denylist; EXTRA_DENYLIST adds behaviour it does not list, and
    xray_global_names what a name reaches beyond how it is written (a protocol-4 dotted name is
    resolved attribute by attribute; a dunder name such as `builtins.__dict__` hands out exec).
-   Where picklescan stops before a file's end (at the first array joblib writes inline, say), the
-   walk of xray_getattr reads a plain stream on (xray_joblib_arrays sizes joblib's arrays) and the
-   globals it finds are graded too; a stream neither reads to its end (the walk does not read
-   torch, zip or numpy containers) is a scan error, unless what was read is a finding already.
+   picklescan stops early without saying so (at the first array joblib writes inline, before a
+   stream's first global, between torch's legacy pickles), so the engine also walks every pickle
+   where its loader reads it (xray_pickle_streams, with xray_getattr's walk): the globals it finds
+   are graded too, and a pickle it cannot read to its end is a scan error, unless what was read
+   is a finding already. Where pickletools cannot read an opcode the unpicklers may read on
+   (`I0x1`, base 0 to them); only a stop they surely share (xray_pickle_stops), before anything
+   is imported, reads as content that is no pickle, and passes.
 4. A Keras model with a Lambda layer carries marshalled Python bytecode that runs on load: a
    finding too, in a .keras archive (config.json) or an H5 file (the `model_config` attribute,
    read with h5py).
@@ -37,10 +40,11 @@ positives are what JFrog's scanner avoids). Unreadable content is a scan error, 
 What it does not do (the action's upload scan is the layer for these): open tar or 7z archives,
 undo more than one compression, find a pickle behind junk bytes, or look into files not named as
 models. Measured on the action's mutation suite (tests/model/test_mutations.py, 2,076 mutants,
-2026-12-03; each named model.pkl scanned by scan_stored): of the 420 named model.pkl it flags 81
-(the payloads as saved and singly compressed), fails 6 as scan errors (a joblib dump inside a zip,
-which picklescan stops reading at its first array) and misses 333 (nested, prefixed or padded);
-the other 1,656 carry names that are not model files.
+2026-12-03; each named model.pkl scanned by scan_stored): of the 420 named model.pkl it flags 109
+(the payloads as saved and singly compressed, and 28 that picklescan does not read to the
+pickle: a zip inside a zip, also at the end of a tar, or a joblib dump inside a zip), fails 1
+as a scan error (a zip whose central directory is damaged) and misses 310 (in a tar, doubly
+compressed, prefixed or padded); the other 1,656 carry names that are not model files.
 """
 
 from __future__ import annotations
@@ -63,8 +67,9 @@ from typing import IO, Any
 
 from picklescan.scanner import SafetyLevel, scan_bytes, scan_pickle_bytes
 
-from .xray_getattr import UnreadablePickle, getattr_calls_are_harmless, imported_globals
+from .xray_getattr import UnreadablePickle, getattr_calls_are_harmless
 from .xray_global_names import name_finding
+from .xray_pickle_streams import pickle_globals
 
 MODEL_EXTENSIONS = frozenset(
     {".h5", ".hdf5", ".pdparams", ".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".dat",
@@ -181,15 +186,20 @@ def _pickle_findings(path: Path, name: str) -> list[ModelFinding]:
     except Exception as err:
         raise ModelScanError(f"cannot read {name} to its end: {type(err).__name__}: {err}") from err
     imported = {(g.module, g.name): g.safety is SafetyLevel.Dangerous for g in result.globals}
-    if not result.scan_err:
-        return _graded(imported)
-    try:  # picklescan stopped early: at joblib's first array, say
-        walked = _walked_globals(path, name)
-    except ModelScanError:
-        if findings := _graded(imported):
+    try:  # the engine's own read: every pickle to its end, past where picklescan may stop
+        walked = pickle_globals(path, name, _denied)
+    except UnreadablePickle as err:
+        if findings := _graded(_with_picklescans(err.found, imported)):
             return findings  # what was read is malicious already
-        raise
-    return _graded({pair: _picklescan_denies(*pair) for pair in walked} | imported)
+        raise ModelScanError(f"cannot read {name} to its end: {err}") from err
+    return _graded(_with_picklescans(walked, imported))
+
+
+def _with_picklescans(
+    walked: set[tuple[str, str]], imported: dict[tuple[str, str], bool]
+) -> dict[tuple[str, str], bool]:
+    """The walk's globals, each graded by picklescan's denylist, with what picklescan listed."""
+    return {pair: _picklescan_denies(*pair) for pair in walked} | imported
 
 
 def _graded(imported: dict[tuple[str, str], bool]) -> list[ModelFinding]:
@@ -203,18 +213,6 @@ def _graded(imported: dict[tuple[str, str], bool]) -> list[ModelFinding]:
         elif reason := name_finding(module, attr, _denied):
             findings.append(ModelFinding(f"{module}.{attr}", reason))
     return findings
-
-
-def _walked_globals(path: Path, name: str) -> set[tuple[str, str]]:
-    """Every global of a file picklescan could not read to its end, listed by the walk of
-    xray_getattr; a scan error when that walk cannot reach the end either, or the file is a
-    container (torch, numpy, zip) the walk does not read."""
-    if not _plain_stream(path, name):
-        raise ModelScanError(f"cannot read {name} to its end: a pickle in it breaks off before its STOP")
-    try:
-        return imported_globals(path, _denied)
-    except UnreadablePickle as err:
-        raise ModelScanError(f"cannot read {name} to its end: {err}") from err
 
 
 def _plain_stream(path: Path, name: str) -> bool:

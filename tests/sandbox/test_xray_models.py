@@ -213,11 +213,13 @@ def test_content_that_cannot_be_read_to_its_end_is_a_scan_error(tmp_path: Path) 
         scan_stored(blob, "model.pkl.gz")
 
 
-def broken_off(canary: Path) -> bytes:
-    """A harmless import, then `I0x1`: the C unpickler reads the INT with base 0, pickletools cannot,
-    so picklescan and the walk stop there while pickle.load goes on to os.mkdir(canary)."""
+def broken_off(canary: Path, *, imported_first: bool = True, breaks: int = 1) -> bytes:
+    """A harmless import (or none), then `I0x1`: the C unpickler reads the INT with base 0 and
+    pickletools cannot, so picklescan and the walk stop there while pickle.load goes on to
+    os.mkdir(canary). Each further break stops a reader that resumes after the first."""
     target = str(canary).encode()
-    return (b"\x80\x04\x8c\x08zoneinfo\x8c\x08ZoneInfo\x93" + b"0" + b"I0x1\n0"
+    harmless = b"\x8c\x08zoneinfo\x8c\x08ZoneInfo\x93" + b"0" if imported_first else b""
+    return (b"\x80\x04" + harmless + b"I0x1\n0" * breaks
             + b"\x8c\x02os\x8c\x05mkdir\x93\x8c" + bytes([len(target)]) + target + b"\x85R.")  # fmt: skip
 
 
@@ -239,9 +241,12 @@ def unreadable_models(canary: Path) -> dict[str, bytes]:
     record = np.zeros(3, dtype=[("a", "f8", (2,))])  # a subarray field: the walk does not size it
     return {
         "model.pkl": broken_off(canary / "pkl"),
+        "early.pkl": broken_off(canary / "early", imported_first=False),  # picklescan: "no pickle"
         "model.joblib": joblib_dump({"w": record, "hook": Payload(os.mkdir, str(canary / "joblib"))}),
-        "pytorch_model.bin": torch_style_zip(broken_off(canary / "bin")),
-        "features.npy": npy_of_objects(broken_off(canary / "npy")),
+        "pytorch_model.bin": torch_style_zip(broken_off(canary / "bin", imported_first=False)),
+        # picklescan reads torch's legacy pickles one at a time, dropping their errors
+        "model.pt": torch_legacy(broken_off(canary / "pt", breaks=3)),
+        "features.npy": npy_of_objects(broken_off(canary / "npy", imported_first=False)),
     }
 
 
@@ -278,18 +283,21 @@ def test_a_stream_the_engine_cannot_read_to_its_end_is_a_scan_error_though_its_p
         with pytest.raises(ModelScanError) as raised:
             scan_stored(folder / name, name)
         errors[name] = str(raised.value)
+    int_stop = r"the pickle walk stops near byte \d+: pickletools cannot read the INT at byte \d+ \(invalid literal for int\(\) with base 10: b'0x1'\), which an unpickler may read"
     expected = {
-        "model.pkl": r"the pickle walk stops near byte 29: invalid literal for int\(\) with base 10: b'0x1'",
+        "model.pkl": int_stop,
+        "early.pkl": int_stop,
         "model.joblib": r"the pickle walk stops near byte \d+: a joblib array of a subarray or unknown dtype",
-        "pytorch_model.bin": "a pickle in it breaks off before its STOP",
-        "features.npy": "a pickle in it breaks off before its STOP",
+        "pytorch_model.bin": int_stop,
+        "model.pt": int_stop,
+        "features.npy": int_stop,
     }
     assert {name: re.fullmatch(f"cannot read {re.escape(name)} to its end: {expected[name]}", error) is not None
             for name, error in errors.items()} == dict.fromkeys(expected, True), errors  # fmt: skip
     done = subprocess.run([sys.executable, "-c", NATURAL_LOADER, str(folder)],
                           capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in canaries.iterdir()) == ["bin", "joblib", "npy", "pkl"], done.stderr
+    assert sorted(p.name for p in canaries.iterdir()) == ["bin", "early", "joblib", "npy", "pkl", "pt"], done.stderr
 
 
 SKLEARN_DRIVER = """
@@ -426,7 +434,8 @@ def test_a_model_whose_pickle_breaks_off_fails_the_scan(sandbox: SandboxHandle, 
     assert body["status"] == "failed"
     assert body["info"] == (
         "Xray build scan failed: cannot read model.pkl to its end: the pickle walk stops near byte 29: "
-        "invalid literal for int() with base 10: b'0x1'"
+        "pickletools cannot read the INT at byte 24 (invalid literal for int() with base 10: b'0x1'), "
+        "which an unpickler may read"
     )
 
 
