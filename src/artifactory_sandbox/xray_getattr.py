@@ -91,10 +91,17 @@ def _pairs(imported: set[Ref]) -> set[tuple[str, str]]:
 
 def _walk_file(stream: IO[bytes], denied: Denied, imported: set[Ref] | None = None, pickles: int = 0) -> int:
     """Walk the file's pickles, one after the other, to its last byte (or `pickles` of them); the
-    arrays skipped."""
+    arrays skipped. Bytes after a pickle where the unpickler surely stops before importing
+    anything end the file's pickles (padding, torch's storages): nothing in them runs."""
     arrays = 0
     for walked in itertools.count(1):
-        arrays += _Walk(stream, denied, JOBLIB, imported).run()
+        walk = _Walk(stream, denied, JOBLIB, imported)
+        try:
+            arrays += walk.run()
+        except LoadFails:
+            if walked == 1 or walk.imports:
+                raise
+            break
         if walked == pickles or not stream.read(1):
             break
         stream.seek(-1, 1)
@@ -110,6 +117,7 @@ class _Walk:
         self.stack: list[object] = []
         self.memo: dict[int, object] = {}
         self.arrays = 0
+        self.imports = 0  # globals this pickle imported
 
     def run(self) -> int:
         try:
@@ -329,6 +337,7 @@ class _Walk:
             raise Unresolved(f"the global {module} {name!r} is an odd name")
         ref = Ref(module, name)
         self.imported.add(ref)
+        self.imports += 1
         return ref
 
     # --- getattr ------------------------------------------------------------------------------

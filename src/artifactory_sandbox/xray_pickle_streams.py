@@ -12,9 +12,10 @@ would read it:
 - a .npy whose dtype holds objects: the one pickle numpy loads after the header;
 - anything else: every pickle, one after the other, to the file's last byte (joblib's arrays
   skipped).
-A walk that stops where the unpickler surely stops too, having imported nothing, has read content
-that is no pickle (a protobuf named model.pb): nothing in it can run, and it lists nothing.
-Any other stop raises UnreadablePickle, saying where.
+A walk that stops where the unpickler surely stops too (xray_pickle_stops), before the pickle it
+is in imports anything, has read content that is no pickle (a protobuf named model.pb), or the
+bytes after the last pickle (padding, the storages of torch's legacy format saved as .pkl):
+nothing there can run. Any other stop raises UnreadablePickle, saying where.
 """
 
 from __future__ import annotations

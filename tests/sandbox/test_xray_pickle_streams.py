@@ -47,3 +47,18 @@ def test_a_member_zipfile_cannot_read_is_a_scan_error(tmp_path: Path) -> None:
     data[at + len(plain) - 2] ^= 0xFF  # stored bytes that no longer match the CRC
     with pytest.raises(ModelScanError, match=r"a member of the archive cannot be read: Bad CRC-32"):
         scan(tmp_path, "pytorch_model.bin", bytes(data))
+
+
+HEAVY = Path(__file__).resolve().parents[1] / "data" / "heavy"
+
+
+def test_bytes_after_a_pickle_where_the_unpickler_surely_stops_end_its_pickles(tmp_path: Path) -> None:
+    """torch's legacy format saved as model.pkl: its storages' bytes follow the pickles."""
+    legacy = (HEAVY / "torch" / "state_dict_legacy.pt").read_bytes()
+    assert scan(tmp_path, "model.pkl", legacy) == set()
+    assert scan(tmp_path, "model.pkl", pickle.dumps({"weights": [1.0]}, 4) + b"\x00" * 64) == set()
+    truncated = pickle.dumps({"zone": zipfile.ZipInfo, "weights": [1.0, 2.0]}, 4)[:-4]  # breaks off after an import
+    with pytest.raises(
+        ModelScanError, match=r"^cannot read model\.pkl to its end: the pickle breaks off: the file ends"
+    ):
+        scan(tmp_path, "model.pkl", truncated)
