@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import subprocess
@@ -17,7 +18,11 @@ def clean_paths() -> list[str]:
     make = shutil.which("make")
     if make is None:
         pytest.fail("make is not on PATH: the project's set-up (`make install`, `make test`) needs it")
-    commands = subprocess.run([make, "-n", "clean"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    # Under `make test` the parent make's MAKEFLAGS/MAKELEVEL would make it print "Entering directory".
+    env = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MAKELEVEL", "MFLAGS"}}
+    commands = subprocess.run(
+        [make, "--no-print-directory", "-n", "clean"], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    ).stdout
     [command] = commands.strip().splitlines()
     words = shlex.split(command)
     assert words[:2] == ["rm", "-rf"], command
