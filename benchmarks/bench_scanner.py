@@ -150,6 +150,7 @@ def cases(folder: Path, quick: bool) -> list[tuple[str, str, Path]]:
         ("ops", "pickle of 500k (int, float) tuples", dumped("pairs.pkl", pairs)),
         ("memory", "60k distinct 4 KiB strings, memoized", dumped("long_strings.pkl", long_strings)),
         ("memory", "5k dicts of 1,024 str -> int, all reachable", dumped("dicts.pkl", dicts)),
+        ("memory", "the same, protocol 2 (BINUNICODE, LONG_BINPUT)", dumped("dicts2.pkl", dicts, 2)),
         (
             "memory",
             "1M nested 3-tuples, all reachable",

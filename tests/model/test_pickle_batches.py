@@ -21,7 +21,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from tests.model.samples import Reduce
 
-from ml_artifactory_action.model import pickle_batches, pickle_vm
+from ml_artifactory_action.model import pickle_batches, pickle_bulk, pickle_vm
 from ml_artifactory_action.model.byte_reader import ByteReader
 from ml_artifactory_action.model.pickle_walk import StreamWalk, walk_stream
 from ml_artifactory_action.model.safety import scan_path
@@ -51,8 +51,9 @@ def _imports(data: bytes) -> set[str]:
 
 
 @contextmanager
-def _caps(*, batches: bool = True) -> Iterator[list[int]]:
-    """The lowered caps; yields the bytes of each batch dropped in bulk."""
+def _caps(*, batches: bool = True, spans: bool = True) -> Iterator[list[int]]:
+    """The lowered caps; yields the bytes of each batch dropped in bulk. Without `spans`, no
+    bulk span of `pickle_bulk` either: every value is pushed opcode by opcode."""
     dropped: list[int] = []
     real = pickle_batches.dropped
 
@@ -67,11 +68,16 @@ def _caps(*, batches: bool = True) -> Iterator[list[int]]:
         caps.setattr(pickle_vm, "MAX_ITEMS", ITEMS)
         caps.setattr(pickle_vm, "MAX_KEPT", KEPT)
         caps.setattr(pickle_batches, "dropped", spy)
+        if not spans:
+            caps.setattr(pickle_bulk, "values", lambda *_: (0, 0))
+            caps.setattr(pickle_bulk, "chain", lambda *_: (0, 0))
         yield dropped
 
 
-def _walk(data: bytes, *, batches: bool = True, probe: bool = False) -> tuple[StreamWalk, list[int]]:
-    with _caps(batches=batches) as dropped:
+def _walk(
+    data: bytes, *, batches: bool = True, spans: bool = True, probe: bool = False
+) -> tuple[StreamWalk, list[int]]:
+    with _caps(batches=batches, spans=spans) as dropped:
         return walk_stream(ByteReader(io.BytesIO(data)), probe=probe), dropped
 
 
@@ -92,9 +98,10 @@ def _opcodes(data: bytes) -> tuple[int, int]:
     return len(names), names.count("MEMOIZE")
 
 
-def _dicts(count: int = 30, size: int = 100) -> bytes:
-    """The benchmark's shape: a list of dicts of short str -> int, protocol 4 (MEMOIZE, FRAME)."""
-    return pickle.dumps([OrderedDict(), *({f"k{i}": i for i in range(size)} for _ in range(count))], 4)
+def _dicts(count: int = 30, size: int = 100, protocol: int = 4) -> bytes:
+    """The benchmark's shape: a list of dicts of short str -> int; protocol 4 stores with MEMOIZE
+    and has FRAMEs."""
+    return pickle.dumps([OrderedDict(), *({f"k{i}": i for i in range(size)} for _ in range(count))], protocol)
 
 
 def test_a_dropped_batch_counts_every_opcode_and_memo_key() -> None:
@@ -107,6 +114,22 @@ def test_a_dropped_batch_counts_every_opcode_and_memo_key() -> None:
     assert (walk.ops, walk.vm.memo_len) == _opcodes(data)
     assert [ref.dotted for ref in walk.globals] == ["collections.OrderedDict"]
     assert _outcome(walk) == _outcome(_walk(data, batches=False)[0])
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_batches_stored_by_put_are_dropped_when_the_memo_is_full(protocol: int) -> None:
+    """Protocols 1 to 3 store with BINPUT and LONG_BINPUT (keys chosen by the pickler), strings as BINUNICODE."""
+    data = _dicts(protocol=protocol)
+
+    walk, dropped = _walk(data)
+
+    assert walk.complete
+    assert len(dropped) > 20
+    assert walk.ops == _opcodes(data)[0]
+    assert walk.vm.memo_len == -1  # past the memo's cap a PUT's key is not kept: its length is unknown
+    assert [ref.dotted for ref in walk.globals] == ["collections.OrderedDict"]
+    assert _outcome(walk) == _outcome(_walk(data, batches=False)[0])
+    assert _outcome(walk, built=False) == _outcome(_walk(data, batches=False, spans=False)[0], built=False)
 
 
 def test_a_frame_inside_a_batch_is_counted() -> None:
@@ -162,6 +185,8 @@ def test_batches_leave_the_walk_as_opcode_by_opcode(containers: list[object], pr
 
     built = not any(isinstance(item, tuple) for container in containers for item in _items(container))
     assert _outcome(walk, built=built) == _outcome(_walk(data, batches=False)[0], built=built)
+    # Bulk spans build real floats where the op by op walk pushes NUMBER: what is built differs.
+    assert _outcome(walk, built=False) == _outcome(_walk(data, batches=False, spans=False)[0], built=False)
     assert walk.ops == _opcodes(data)[0]
     assert {"collections.OrderedDict", "posix.system"} <= {ref.dotted for ref in walk.globals}
 
@@ -322,6 +347,10 @@ _TOKENS = [
     b"h\x03",
     b"\x8c\x05posix\x8c\x06system\x93",
     b"\x8c\x01",
+    b"X\x02\x00\x00\x00ab",  # BINUNICODE
+    b"q\x03",  # BINPUT of a key the memo holds
+    b"q\xf0",
+    b"r\x00\x01\x00\x00",  # LONG_BINPUT
 ]
 
 
@@ -332,6 +361,11 @@ _TOKENS = [
 @example([b"\x85"], 60, False)
 @example([b"\x94", b"K\x07"], 30, True)  # MEMOIZE of what is under the MARK
 @example([b"\x8c\x02ab\x94", b"\x95" + bytes(8), b"K\x07"], 20, False)
+@example([b"X\x02\x00\x00\x00ab", b"q\xf0", b"K\x07"], 20, False)
+@example([b"X\x02\x00\x00\x00ab", b"q\x03", b"K\x07"], 20, True)  # a PUT over a key kept
+@example([b"X\x02\x00\x00\x00ab", b"\x94", b"K\x07", b"q\xf0"], 20, False)
+@example([b"X\x02\x00\x00\x00ab", b"r\x03\x00\x00\x00", b"K\x07"], 20, False)  # a LONG_BINPUT over a key kept
+@example([b"\x8c\x02ab\x94", b"K\x07\x85q\xf0"], 20, False)  # MEMOIZE, then PUT: the next MEMOIZE clears the memo
 def test_any_opcodes_in_a_batch_leave_the_walk_as_opcode_by_opcode(
     tokens: list[bytes], repeat: int, probe: bool
 ) -> None:

@@ -26,12 +26,18 @@ MAX_TEXT = 64  # SHORT_BINUNICODE strings up to this long are taken in bulk (nam
 # One literal opcode, and one SHORT_BINUNICODE of at most MAX_TEXT bytes (its length byte picks the branch).
 LITERAL = rb"(?:K.|M..|J.{4}|G.{8}|N|\x88|\x89)"
 TEXT = rb"\x8c(?:" + b"|".join(re.escape(bytes([size])) + b".{%d}" % size for size in range(MAX_TEXT + 1)) + rb")"
-# A string, EMPTY_TUPLE, or a literal alone or opening a TUPLE1-3 of literals (factored: the regex
+# BINUNICODE, what protocols 1 to 3 write for every string: a 4-byte length (at most MAX_TEXT here).
+TEXT4 = (
+    rb"X(?:" + b"|".join(re.escape(bytes([size, 0, 0, 0])) + b".{%d}" % size for size in range(MAX_TEXT + 1)) + rb")"
+)
+# A string (SHORT_BINUNICODE or BINUNICODE), EMPTY_TUPLE, or a literal alone or opening a TUPLE1-3 of literals (factored: the regex
 # does not try a three-tuple at every literal).
-_VALUE = rb"(?:" + TEXT + rb"|" + LITERAL + rb"(?:" + LITERAL + rb"(?:" + LITERAL + rb"\x87|\x86)|\x85)?|\))"
+_VALUE = (
+    rb"(?:" + TEXT + rb"|" + TEXT4 + rb"|" + LITERAL + rb"(?:" + LITERAL + rb"(?:" + LITERAL + rb"\x87|\x86)|\x85)?|\))"
+)
 _MEMOIZED = re.compile(rb"(?:" + _VALUE + rb"\x94?)++", re.DOTALL)  # possessive: no state kept to backtrack
-_PUT = re.compile(rb"(?:" + _VALUE + rb"(?:q.)?)++", re.DOTALL)
-_PUT_UNIT = re.compile(_VALUE + rb"(q.)?", re.DOTALL)  # one value: its BINPUT, if any
+_PUT = re.compile(rb"(?:" + _VALUE + rb"(?:q.|r.{4})?)++", re.DOTALL)
+_PUT_UNIT = re.compile(_VALUE + rb"(q.|r.{4})?", re.DOTALL)  # one value: its BINPUT or LONG_BINPUT, if any
 # Tuples each wrapping the value below with one or two literals: (prev, x), (prev, x, y).
 _CHAINS = (
     (
@@ -83,14 +89,17 @@ def values(vm: PickleVM, buffer: bytes, offset: int, end: int) -> tuple[int, int
     else:
         units = _PUT_UNIT.findall(buffer, offset, stop)
         stores = len(units) - units.count(b"")
-        if not _can_put(vm, stored):
-            return 0, 0
+        dropped = not _can_put(vm, stored)
+        if dropped and not (len(vm.memo) >= pickle_vm.MAX_MEMO and vm.memo.keys().isdisjoint(stored)):
+            return 0, 0  # near the memo's cap, or a PUT over a key kept: only op by op is exact
     tuples = [value for value in pushed if type(value) is tuple] if tuple in set(map(type, pushed)) else []
     if tuples and (vm.lean or not vm.keep(len(tuples) * tuple_size(3))):  # the model builds no more containers
         pushed = [UNKNOWN if type(value) is tuple else value for value in pushed]
         stored = {key: UNKNOWN if type(value) is tuple else value for key, value in stored.items()}
     if span is memoized:
         _memoize_all(vm, list(stored.values()))
+    elif dropped and stored:  # new keys into a full memo: none is kept
+        vm.puts_dropped()
     else:
         _put_all(vm, stored)
     vm.stack.extend(pushed)
@@ -136,14 +145,20 @@ def _memoize_all(vm: PickleVM, stored: list[object]) -> None:
     vm.memo_len += len(stored)
 
 
+def _new_keys(vm: PickleVM, stored: dict[object, object]) -> int:
+    """How many keys of `stored` the memo lacks, in time of `stored`'s size (`stored.keys() -
+    vm.memo.keys()` goes through the whole memo)."""
+    return len(set(stored).difference(vm.memo))
+
+
 def _can_put(vm: PickleVM, stored: dict[object, object]) -> bool:
-    """Whether every BINPUT is kept (near the memo's cap only op by op is exact)."""
-    return len(vm.memo) + len(stored.keys() - vm.memo.keys()) <= pickle_vm.MAX_MEMO
+    """Whether every BINPUT or LONG_BINPUT is kept."""
+    return len(vm.memo) + _new_keys(vm, stored) <= pickle_vm.MAX_MEMO
 
 
 def _put_all(vm: PickleVM, stored: dict[object, object]) -> None:
     """BINPUT of each value under its key, counting the new keys in the memo's length."""
     if vm.memo_len >= 0:
-        vm.memo_len += len(stored.keys() - vm.memo.keys())
+        vm.memo_len += _new_keys(vm, stored)
     vm.memo.update(stored)
     vm.put_keys = vm.put_keys or bool(stored)

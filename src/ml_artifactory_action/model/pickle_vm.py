@@ -155,6 +155,12 @@ class PickleVM:
     def put(self, key: object) -> None:
         _put(self, key)
 
+    def puts_dropped(self) -> None:
+        """PUTs of new keys into a full memo, done as `put` does them: none is kept, and the
+        memo's length is no longer known."""
+        self.put_keys = True
+        self.memo_len, self.memo_whole = -1, False
+
     def tuple_of(self, count: int) -> None:
         _tuple_of(self, count)
 

@@ -168,7 +168,7 @@ _TUPLES = {0x85: 1, 0x86: 2, 0x87: 3}  # TUPLE1, TUPLE2, TUPLE3
 _PUSH_WIDTHS |= {ord("G"): 8, ord("N"): 0, 0x88: 0, 0x89: 0} | dict.fromkeys(_TUPLES, 0)
 _PUSHED: dict[int, object] = {ord("G"): NUMBER, ord("N"): None, 0x88: True, 0x89: False}
 _FIXED_PUSH = {ord("K"): _FIXED["uint1"][1], ord("M"): _FIXED["uint2"][1], ord("J"): _FIXED["int4"][1]}
-_SPAN_STARTS = frozenset(b"KMJGN\x88\x89\x8c)")  # what a span of `pickle_bulk` starts with
+_SPAN_STARTS = frozenset(b"KMJGN\x88\x89\x8cX)")  # what a span of `pickle_bulk` starts with
 _LOOKAHEAD = 2 + 255  # the longest opcode read from the buffer: a one-byte length and its bytes
 
 
