@@ -83,13 +83,14 @@ def _walk(
 
 def _outcome(walk: StreamWalk, *, built: bool = True) -> tuple[object, ...]:
     """All the walk says that the scan reads, the model's memo and stack depth, and (`built`) what
-    it built. A dropped tuple is not counted as built: the model may go lean later than the exact
+    it built and holds in its memo. A dropped tuple is not counted as built: the model may go lean later than the exact
     way, which counts it, and then keep more (never more than its budget), so what it built is
     compared only where no tuple is dropped."""
     vm = walk.vm
     memo = (vm.memo_len, vm.memo_whole, sorted(map(repr, vm.memo.keys())))
     depth = (len(vm.stack), len(vm.metastack))
-    return walk.complete, walk.error, walk.limit, walk.ops, walk.globals, memo, depth, built and repr(vm.result)
+    values = built and (repr(vm.result), repr(sorted(vm.memo.items(), key=repr)))
+    return walk.complete, walk.error, walk.limit, walk.ops, walk.globals, memo, depth, values
 
 
 def _opcodes(data: bytes) -> tuple[int, int]:
@@ -130,6 +131,37 @@ def test_batches_stored_by_put_are_dropped_when_the_memo_is_full(protocol: int) 
     assert [ref.dotted for ref in walk.globals] == ["collections.OrderedDict"]
     assert _outcome(walk) == _outcome(_walk(data, batches=False)[0])
     assert _outcome(walk, built=False) == _outcome(_walk(data, batches=False, spans=False)[0], built=False)
+
+
+def test_a_put_in_a_batch_over_a_key_the_memo_holds_is_found_by_a_later_get() -> None:
+    """A PUT over a kept key replaces its value: a batch holding one is never dropped, or a later
+    GET would read the old, harmless string where the unpickler reads the new one."""
+    batch = b"(" + b"X\x02\x00\x00\x00osr\x03\x00\x00\x00K\x07" * 20 + b"u"  # 'os' into key 3
+    data = b"\x80\x02" + FULL_DICT + batch + b"h\x03\x8c\x06system\x93\x8c\x02id\x85R."
+    assert _imports(data) == {"os.system"}
+
+    walk, dropped = _walk(data)
+
+    assert not dropped
+    assert [ref.dotted for ref in walk.globals] == ["os.system"]
+    assert _outcome(walk) == _outcome(_walk(data, batches=False)[0])
+    assert _outcome(walk, built=False) == _outcome(_walk(data, batches=False, spans=False)[0], built=False)
+
+
+def test_a_memoize_in_a_batch_over_a_key_a_put_took_is_found_by_a_later_get() -> None:
+    """MEMOIZE stores at the memo's length: once that reaches a key a PUT chose, it replaces its
+    value, so such a batch is never dropped."""
+    put = b"\x8c\x01xr\x2a\x00\x00\x000"  # 'x' PUT at key 42, popped
+    full = b"}\x94(" + b"".join(b"\x8c\x03k%02d\x94K\x00" % i for i in range(MEMO - 2)) + b"u"  # keys 1 to 39
+    batch = b"(" + b"\x8c\x02os\x94K\x07" * 20 + b"u"  # 'os' at keys 40, 41, then 42 over 'x'
+    data = b"\x80\x04" + put + full + batch + b"h\x2a\x8c\x06system\x93\x8c\x02id\x85R."
+    assert _imports(data) == {"os.system"}
+
+    walk, dropped = _walk(data)
+
+    assert not dropped
+    assert [ref.dotted for ref in walk.globals] == ["os.system"]
+    assert _outcome(walk) == _outcome(_walk(data, batches=False)[0])
 
 
 def test_a_frame_inside_a_batch_is_counted() -> None:

@@ -20,7 +20,7 @@ import struct
 from dataclasses import dataclass
 from functools import cache
 from itertools import chain
-from operator import mul
+from operator import itemgetter, mul
 
 from . import pickle_vm
 from .pickle_bulk import LITERAL, MIN_BYTES, TEXT, TEXT4
@@ -210,12 +210,12 @@ def _read_keyed(unit: _Unit, buffer: bytes, offset: int, limit: int) -> _Batch |
     if not found or not found[-1][ending + 1]:
         return None
     units = found[:-1]
-    columns = list(zip(*units, strict=True)) if units else [()] * ending
-    if columns[0].count(b""):  # a match that is no unit before the end
+    wholes = list(map(itemgetter(0), units))
+    if not all(wholes):  # a match that is no unit before the end
         return None
-    short = b"".join(chain.from_iterable(columns[1::2]))
-    long = b"".join(chain.from_iterable(columns[2::2]))
+    short = b"".join(b"".join(map(itemgetter(group), units)) for group in range(1, ending, 2))
+    long = b"".join(b"".join(map(itemgetter(group), units)) for group in range(2, ending, 2))
     keys = (*short, *struct.unpack(f"<{len(long) // 4}I", long))
     last_frame = found[-1][ending]
-    size = 1 + sum(map(len, columns[0])) + len(last_frame) + 1
+    size = 1 + sum(map(len, wholes)) + len(last_frame) + 1
     return _Batch(len(units), bool(last_frame), size, keys)
