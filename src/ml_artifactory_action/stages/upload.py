@@ -8,7 +8,6 @@ already hold and what the target paths hold, and `uploader.Uploader` deploys eac
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -65,64 +64,9 @@ def run(ctx: StageContext) -> UploadResult:
             files = upload_bom.with_bom(ctx, files, repository, props=props, cache=cache, scratch=Path(scratch))
             sign_boms = upload_bom.in_selection(repository)
             with signing.signed_selection(ctx, files, single, sign_boms=sign_boms) as (selection, signed):
-                result = _publish(ctx, selection, single, unsafe, (repository, props, cache))
+                folder, artifacts = _publish(ctx, selection, single, unsafe, repository, props=props, cache=cache)
     finally:
         _save(cache, runner)
-    return dataclasses.replace(result, signed_by=signed.signer) if signed else result
-
-
-def _publish(
-    ctx: StageContext,
-    files: Sequence[ModelFile],
-    single: str,
-    unsafe: dict[Path, tuple[str, ...]],
-    where: tuple[storage.Repository, Properties, HashCache],
-) -> UploadResult:
-    settings, runner = ctx.settings, ctx.runner
-    repository, props, cache = where
-    folder = target_folder(settings)
-    client = ctx.client
-    if repository.package_type == huggingface.PACKAGE_TYPE:
-        return _publish_hf(ctx, files, props, unsafe, cache)
-    if repository.package_type == ml_repo.PACKAGE_TYPE:
-        extra = unsafe_globals_properties(unsafe)
-        (folder, artifacts), single = upload_ml.publish(ctx, files, props, cache, file_props=extra), ""
-    else:
-        plans = [plan_file(f, single or target_of(folder, f), cache) for f in files]
-        learn_what_server_holds(client, settings.repo, plans)
-        uploader = Uploader(
-            client, settings.repo, props, cache, runner, unsafe_globals_properties(unsafe), settings.overwrite
-        )
-        check_targets(plans, overwrite=settings.overwrite, hash_file=uploader.hash, runner=runner)
-        artifacts = uploader.dry_run(plans) if settings.dry_run else uploader.deploy_all(plans, settings.max_workers)
-    artifacts = [flag_unsafe(a, unsafe) for a in artifacts]
-    result = UploadResult(
-        repo=settings.repo,
-        folder=single or folder,
-        model_url=storage.download_url(client, settings.repo, single or folder),
-        artifacts=tuple(artifacts),
-        properties=props,
-        build_timestamp=ctx.state.build_timestamp,
-        dry_run=settings.dry_run,
-    )
-    if not settings.dry_run:
-        set_outputs(runner, result)
-    return result
-
-
-def _publish_hf(
-    ctx: StageContext,
-    files: Sequence[ModelFile],
-    props: Properties,
-    unsafe: dict[Path, tuple[str, ...]],
-    cache: HashCache,
-) -> UploadResult:
-    """A Hugging Face repository: the files become one revision of `model-name`."""
-    settings = ctx.settings
-    file_props = unsafe_globals_properties(unsafe)
-    folder, artifacts = upload_hf.publish(
-        ctx.client, settings, ctx.runner, files, props=props, file_props=file_props, cache=cache
-    )
     result = UploadResult(
         repo=settings.repo,
         folder=folder,
@@ -131,10 +75,40 @@ def _publish_hf(
         properties=props,
         build_timestamp=ctx.state.build_timestamp,
         dry_run=settings.dry_run,
+        signed_by=signed.signer if signed else "",
     )
     if not settings.dry_run:
-        set_outputs(ctx.runner, result)
+        set_outputs(runner, result)
     return result
+
+
+def _publish(
+    ctx: StageContext,
+    files: Sequence[ModelFile],
+    single: str,
+    unsafe: dict[Path, tuple[str, ...]],
+    repository: storage.Repository,
+    *,
+    props: Properties,
+    cache: HashCache,
+) -> tuple[str, Sequence[UploadedArtifact]]:
+    """Send the files the way the repository's kind takes them: (the model's folder or file, the stored files).
+
+    Hugging Face: one revision of `model-name`; JFrog ML: one version of it; else each file deployed.
+    """
+    settings, runner, client = ctx.settings, ctx.runner, ctx.client
+    file_props = unsafe_globals_properties(unsafe)
+    if repository.package_type == huggingface.PACKAGE_TYPE:
+        return upload_hf.publish(client, settings, runner, files, props=props, file_props=file_props, cache=cache)
+    if repository.package_type == ml_repo.PACKAGE_TYPE:
+        return upload_ml.publish(ctx, files, props, cache, file_props=file_props)
+    folder = target_folder(settings)
+    plans = [plan_file(f, single or target_of(folder, f), cache) for f in files]
+    learn_what_server_holds(client, settings.repo, plans)
+    uploader = Uploader(client, settings.repo, props, cache, runner, file_props, settings.overwrite)
+    check_targets(plans, overwrite=settings.overwrite, hash_file=uploader.hash, runner=runner)
+    artifacts = uploader.dry_run(plans) if settings.dry_run else uploader.deploy_all(plans, settings.max_workers)
+    return single or folder, artifacts
 
 
 # Safety -------------------------------------------------------------------------------------
