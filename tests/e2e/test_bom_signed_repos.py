@@ -18,7 +18,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -35,10 +34,10 @@ from tests.e2e.test_huggingface import hub_venv
 from tests.e2e.test_pipeline import REQ_HASH, safetensors
 from tests.fakes.sandbox_client import SandboxClient
 from tests.fakes.signing_keys import KeyPair, key_pair
+from tests.provenance.model_signing_cli import model_signing_verify
 
 DEV, PROD = "dev-local", "prod-local"
 SHA = "3f786850e387550fdab836ed7e6dc881de23001b"  # GITHUB_SHA of the harness: the Hugging Face revision
-MODEL_SIGNING_CLI = Path(sys.executable).parent / "model_signing"
 MODEL = {
     "model.safetensors": safetensors([0.5, -1.25, 2.0, 0.0] * 64),
     "config/config.json": b'{"features": 4}',
@@ -170,11 +169,7 @@ def test_a_hugging_face_revision_carries_its_signed_bom_to_production_and_a_chan
     # the snapshot's files are links into huggingface_hub's cache, and model_signing's CLI then counts model.sig
     # as a file of the model even with --ignore-paths: it verifies a copy with the files themselves
     folder_copy = shutil.copytree(snapshot, tmp_path / "snapshot-files")
-    cli = subprocess.run(
-        [str(MODEL_SIGNING_CLI), "verify", "key", str(folder_copy), "--signature", str(folder_copy / "model.sig"),
-         "--public_key", str(public)],
-        capture_output=True, text=True, check=False, timeout=60,
-    )  # fmt: skip
+    cli = model_signing_verify("key", folder_copy, "--public_key", str(public))
     assert (cli.returncode, cli.stdout.strip()) == (0, "Verification succeeded"), cli.stderr
 
     _tamper(client, folder, "model.safetensors")

@@ -4,9 +4,6 @@ resolve verified; then each way a model can differ from what was signed is refus
 from __future__ import annotations
 
 import hashlib
-import subprocess
-import sys
-from pathlib import Path
 
 from artifactory_sandbox.testing import SandboxHandle
 from ml_artifactory_action.provenance.signing import public_key_fingerprint
@@ -14,10 +11,10 @@ from ml_artifactory_action.stages.signing import REFUSAL_FIX
 from tests.e2e.conftest import ActionHarness
 from tests.fakes.sandbox_client import SandboxClient
 from tests.fakes.signing_keys import certificate_chain, key_pair
+from tests.provenance.model_signing_cli import model_signing_verify
 
 PROD = "ml-models-prod-local"
 FOLDER = "fraud-model/7"
-MODEL_SIGNING_CLI = Path(sys.executable).parent / "model_signing"
 FILES = {
     "model.safetensors": b"\x08\x00\x00\x00\x00\x00\x00\x00{}      " + b"\x07" * 64,
     "tokenizer/vocab.txt": b"a\nb\n",
@@ -65,24 +62,8 @@ def test_key_signed_model_travels_to_production_and_resolve_refuses_every_change
     ]
     public = action.root / "key.pub"
     public.write_text(key.public_pem)
-    cli = subprocess.run(
-        [
-            str(MODEL_SIGNING_CLI),
-            "verify",
-            "key",
-            str(served),
-            "--signature",
-            str(served / "model.sig"),
-            "--ignore-paths",
-            str(served / "fraud-model.cdx.json"),
-            "--public_key",
-            str(public),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    bom = str(served / "fraud-model.cdx.json")
+    cli = model_signing_verify("key", served, "--ignore-paths", bom, "--public_key", str(public))
     assert (cli.returncode, cli.stdout.strip()) == (0, "Verification succeeded"), cli.stderr
 
     other = resolve(action, "other", **{"verify-public-key": key_pair().public_pem})
@@ -147,24 +128,8 @@ def test_certificate_signed_model_verifies_and_files_changed_before_publishing_a
     root = action.root / "root.pem"
     root.write_text(chain.root_pem)
     served = action.workspace / "serving"
-    cli = subprocess.run(
-        [
-            str(MODEL_SIGNING_CLI),
-            "verify",
-            "certificate",
-            str(served),
-            "--signature",
-            str(served / "model.sig"),
-            "--ignore-paths",
-            str(served / "fraud-model.cdx.json"),
-            "--certificate_chain",
-            str(root),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    bom = str(served / "fraud-model.cdx.json")
+    cli = model_signing_verify("certificate", served, "--ignore-paths", bom, "--certificate_chain", str(root))
     assert (cli.returncode, cli.stdout.strip()) == (0, "Verification succeeded"), cli.stderr
     assert tampered.returncode == 1
     title, message = tampered.errors[0]

@@ -20,6 +20,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from tests.model.samples import Reduce
+from tests.model.test_pickle_walk import RecordingUnpickler
 
 from ml_artifactory_action.model import pickle_batches, pickle_bulk, pickle_vm
 from ml_artifactory_action.model.byte_reader import ByteReader
@@ -31,20 +32,10 @@ MEMO, ITEMS, KEPT = 40, 8, 5_000  # the lowered caps
 FULL_DICT = b"}\x94(" + b"".join(b"\x8c\x03k%02d\x94K\x00" % i for i in range(MEMO)) + b"u"
 
 
-class _Recorder(pickle.Unpickler):
-    def __init__(self, data: bytes) -> None:
-        super().__init__(io.BytesIO(data))
-        self.imported: set[str] = set()
-
-    def find_class(self, module: str, name: str) -> object:
-        self.imported.add(f"{module}.{name}")
-        return lambda *args: ("called", args)
-
-
 def _imports(data: bytes) -> set[str]:
     """What the real unpickler imports, up to where it stops: on damaged bytes any error stops it,
     and which one is not what these tests compare."""
-    recorder = _Recorder(data)
+    recorder = RecordingUnpickler(data)
     with suppress(Exception):
         recorder.load()
     return recorder.imported

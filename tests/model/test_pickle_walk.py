@@ -28,7 +28,9 @@ from ml_artifactory_action.model.safety import scan_path
 _CALLABLES = [os.system, os.mkdir, os.getcwd, OrderedDict, print]
 
 
-class _Recorder(pickle.Unpickler):
+class RecordingUnpickler(pickle.Unpickler):
+    """Records what the real unpickler imports; what it imports is replaced by a harmless callable."""
+
     def __init__(self, data: bytes) -> None:
         super().__init__(io.BytesIO(data))
         self.imported: set[str] = set()
@@ -39,7 +41,7 @@ class _Recorder(pickle.Unpickler):
 
 
 def _imports(data: bytes) -> set[str]:
-    recorder = _Recorder(data)
+    recorder = RecordingUnpickler(data)
     recorder.load()
     return recorder.imported
 

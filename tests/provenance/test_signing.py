@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from tests.fakes.signing_keys import Chain, KeyPair, certificate_chain, key_pair
+from tests.provenance.model_signing_cli import model_signing_verify
 
 from ml_artifactory_action.errors import SignatureError, SigningError
 from ml_artifactory_action.provenance.signing import (
@@ -22,8 +21,6 @@ from ml_artifactory_action.provenance.signing import (
     verify_folder,
 )
 from ml_artifactory_action.settings import SignMode
-
-MODEL_SIGNING_CLI = Path(sys.executable).parent / "model_signing"
 
 
 @pytest.fixture(scope="module")
@@ -69,23 +66,7 @@ def test_key_signature_verifies_with_model_signings_own_cli(tmp_path: Path, key:
     public = tmp_path / "key.pub"
     public.write_text(key.public_pem)
 
-    cli = subprocess.run(
-        [
-            str(MODEL_SIGNING_CLI),
-            "verify",
-            "key",
-            str(folder),
-            "--signature",
-            str(folder / "model.sig"),
-            "--public_key",
-            str(public),
-            "--no-ignore-git-paths",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    cli = model_signing_verify("key", folder, "--public_key", str(public), "--no-ignore-git-paths")
 
     assert cli.returncode == 0, cli.stderr
     assert "Verification succeeded" in cli.stdout
@@ -107,23 +88,7 @@ def test_certificate_signature_verifies_with_the_cli_against_the_root_ca(tmp_pat
     root = tmp_path / "root.pem"
     root.write_text(chain.root_pem)
 
-    cli = subprocess.run(
-        [
-            str(MODEL_SIGNING_CLI),
-            "verify",
-            "certificate",
-            str(folder),
-            "--signature",
-            str(folder / "model.sig"),
-            "--certificate_chain",
-            str(root),
-            "--no-ignore-git-paths",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    cli = model_signing_verify("certificate", folder, "--certificate_chain", str(root), "--no-ignore-git-paths")
 
     assert cli.returncode == 0, cli.stderr
     assert signer == "certificate CN=Model Signing Bot,O=Acme (issued by CN=Acme Signing CA,O=Acme)"
