@@ -10,6 +10,30 @@ import gzip
 import zlib
 from pathlib import Path
 
+# Loads each file as its users would (joblib.load, np.load, the pickle in a zip, else every pickle of
+# the file one after the other, until one fails); torch's unpickler reads data.pkl (and each legacy
+# pickle) the way pickle.load does.
+NATURAL_LOADER = """
+import pickle, sys, zipfile
+from pathlib import Path
+import joblib, numpy as np
+for path in sorted(Path(sys.argv[1]).iterdir()):
+    try:
+        if path.suffix == ".joblib":
+            joblib.load(path)
+        elif path.suffix == ".npy":
+            np.load(path, allow_pickle=True)
+        elif zipfile.is_zipfile(path):
+            pickle.loads(zipfile.ZipFile(path).read("model/data.pkl"))
+        else:
+            with path.open("rb") as stream:
+                while stream.peek(1):
+                    pickle.load(stream)
+    except Exception as err:
+        print(f"{path.name}: {type(err).__name__}: {err}", file=sys.stderr)
+"""
+
+
 # Loads each artefact as its users would (joblib.load, pickle.load), recording every global the
 # real unpickler imports: an independent account of where the walk must stay in step.
 RECORDING_LOADER = """

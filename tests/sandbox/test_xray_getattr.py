@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 from picklescan.scanner import SafetyLevel, scan_bytes
-from tests.sandbox.recording_loader import RECORDING_LOADER, unpacked
+from tests.sandbox.recording_loader import NATURAL_LOADER, RECORDING_LOADER, unpacked
 
 from artifactory_sandbox.xray_getattr import imported_globals
 from artifactory_sandbox.xray_models import scan_stored
@@ -297,19 +297,6 @@ VARIANTS = [
     Variant("a second pickle after a harmless one", _second_pickle, True),
 ]
 
-# Loads every pickle of each file, one after the other (as picklescan reads them), until one fails.
-LOADER = """
-import pickle, sys
-from pathlib import Path
-for path in sorted(Path(sys.argv[1]).iterdir()):
-    with path.open("rb") as stream:
-        try:
-            while stream.peek(1):
-                pickle.load(stream)
-        except Exception as err:
-            print(f"{path.name}: {type(err).__name__}: {err}", file=sys.stderr)
-"""
-
 
 def test_every_other_use_of_getattr_stays_a_finding_and_the_runnable_ones_run(tmp_path: Path) -> None:
     folder, canaries = tmp_path / "variants", tmp_path / "canaries"
@@ -325,7 +312,7 @@ def test_every_other_use_of_getattr_stays_a_finding_and_the_runnable_ones_run(tm
     assert {name: found for name, found in flagged.items() if found != {"builtins.getattr"}} == {}
 
     done = subprocess.run(
-        [sys.executable, "-c", LOADER, str(folder)], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-c", NATURAL_LOADER, str(folder)], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0, done.stderr
     ran = {VARIANTS[int(p.name)].name for p in canaries.iterdir()}

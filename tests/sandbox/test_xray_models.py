@@ -40,7 +40,7 @@ import httpx
 import joblib
 import numpy as np
 import pytest
-from tests.sandbox.recording_loader import RECORDING_LOADER, unpacked
+from tests.sandbox.recording_loader import NATURAL_LOADER, RECORDING_LOADER, unpacked
 
 import artifactory_sandbox
 from artifactory_sandbox.testing import SandboxHandle, run_sandbox
@@ -248,29 +248,6 @@ def unreadable_models(canary: Path) -> dict[str, bytes]:
         "model.pt": torch_legacy(broken_off(canary / "pt", breaks=3)),
         "features.npy": npy_of_objects(broken_off(canary / "npy", imported_first=False)),
     }
-
-
-# Loads each file as its users would; torch's unpickler reads data.pkl (and each legacy pickle)
-# the way pickle.load does.
-NATURAL_LOADER = """
-import pickle, sys, zipfile
-from pathlib import Path
-import joblib, numpy as np
-for path in sorted(Path(sys.argv[1]).iterdir()):
-    try:
-        if path.suffix == ".joblib":
-            joblib.load(path)
-        elif path.suffix == ".npy":
-            np.load(path, allow_pickle=True)
-        elif zipfile.is_zipfile(path):
-            pickle.loads(zipfile.ZipFile(path).read("model/data.pkl"))
-        else:
-            with path.open("rb") as stream:
-                while stream.peek(1):
-                    pickle.load(stream)
-    except Exception as err:
-        print(f"{path.name}: {type(err).__name__}: {err}", file=sys.stderr)
-"""
 
 
 def test_a_stream_the_engine_cannot_read_to_its_end_is_a_scan_error_though_its_payload_runs(tmp_path: Path) -> None:
