@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from picklescan.scanner import SafetyLevel, scan_bytes
-from tests.sandbox.test_xray_getattr import LOADER, Asm
+from tests.sandbox.recording_loader import NATURAL_LOADER
+from tests.sandbox.test_xray_getattr import Asm
 
 from artifactory_sandbox.xray_global_names import name_finding
 from artifactory_sandbox.xray_models import scan_stored
@@ -106,7 +107,7 @@ def test_dotted_and_dunder_names_are_found_and_their_payloads_run(tmp_path: Path
     assert {name: found for name, found in picklescan.items() if found} == {}  # the denylists alone pass them
 
     done = subprocess.run(
-        [sys.executable, "-c", LOADER, str(folder)], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-c", NATURAL_LOADER, str(folder)], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0, done.stderr
     ran = {CASES[int(p.name)].name for p in canaries.iterdir()}
