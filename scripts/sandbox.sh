@@ -9,6 +9,10 @@ SANDBOX_PID=""
 start_sandbox() {
   local data_dir=$1
   SANDBOX_TOKEN=$("$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(24))')
+  # The files exist before the sandbox starts: its redirections are opened in the background child,
+  # which may run after the first sed below (under load the demo failed on "can't read ....out").
+  : > "$data_dir.out"
+  : > "$data_dir.log"
   # "--admin-token=..." below: a random token may start with "-", which argparse would read as an option.
   "$BIN/python" -m artifactory_sandbox --host 127.0.0.1 --port 0 --data-dir "$data_dir" \
     --admin-token="$SANDBOX_TOKEN" --xray-index-delay 1 > "$data_dir.out" 2> "$data_dir.log" &
